@@ -1,0 +1,130 @@
+"""The spine: receipt log, chain heads, checkpoints, tasks, documents and searchable chunks.
+
+Revision ID: 0001
+Revises:
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "chain_heads",
+        sa.Column("pilot", sa.String(64), primary_key=True),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("head", sa.String(71), nullable=False),
+    )
+    op.create_table(
+        "receipts",
+        sa.Column("pilot", sa.String(64), primary_key=True),
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("hash", sa.String(71), nullable=False),
+        sa.Column("prev", sa.String(71), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("task", sa.String(64), nullable=True),
+        sa.Column("at", sa.String(40), nullable=False),
+        sa.Column("canonical", sa.LargeBinary, nullable=False),
+    )
+    op.create_index("ix_receipts_pilot_kind", "receipts", ["pilot", "kind"])
+    op.create_index("ix_receipts_pilot_task", "receipts", ["pilot", "task"])
+    op.create_table(
+        "checkpoints",
+        sa.Column("pilot", sa.String(64), primary_key=True),
+        sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("root", sa.String(64), nullable=False),
+        sa.Column("key_id", sa.String(64), nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("created_at", sa.String(40), nullable=False),
+    )
+    op.create_table(
+        "tasks",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("pilot", sa.String(64), nullable=False),
+        sa.Column("user", sa.String(128), nullable=False),
+        sa.Column("input", sa.Text, nullable=False),
+        sa.Column("state", sa.String(32), nullable=False),
+        sa.Column("outcome", sa.String(32), nullable=True),
+        sa.Column("answer", sa.Text, nullable=True),
+        sa.Column("release", sa.String(80), nullable=True),
+        sa.Column("created_at", sa.String(40), nullable=False),
+        sa.Column("updated_at", sa.String(40), nullable=False),
+    )
+    op.create_index("ix_tasks_pilot_state", "tasks", ["pilot", "state"])
+    op.create_table(
+        "documents",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("pilot", sa.String(64), nullable=False),
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("uri", sa.Text, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("content_hash", sa.String(71), nullable=False),
+        sa.Column("modified_at", sa.String(40), nullable=True),
+        sa.Column("ingested_at", sa.String(40), nullable=False),
+        sa.Column("tombstoned", sa.Boolean, nullable=False),
+    )
+    op.create_index("ix_documents_pilot_source_uri", "documents", ["pilot", "source", "uri"])
+    op.create_table(
+        "chunks",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("pilot", sa.String(64), nullable=False),
+        sa.Column("document_id", sa.String(64), sa.ForeignKey("documents.id"), nullable=False),
+        sa.Column("source", sa.String(64), nullable=False),
+        sa.Column("ordinal", sa.Integer, nullable=False),
+        sa.Column("heading", sa.Text, nullable=True),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("content_hash", sa.String(71), nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+    )
+    op.create_index("ix_chunks_pilot_source", "chunks", ["pilot", "source"])
+    op.create_table(
+        "chunk_groups",
+        sa.Column("chunk_id", sa.String(64), sa.ForeignKey("chunks.id"), primary_key=True),
+        sa.Column("grp", sa.String(128), primary_key=True),
+    )
+    op.create_index("ix_chunk_groups_grp", "chunk_groups", ["grp", "chunk_id"])
+    _create_full_text_index()
+
+
+def _create_full_text_index() -> None:
+    """SQLite: an external-content FTS5 table kept in step by triggers. PostgreSQL: a generated tsvector."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE VIRTUAL TABLE chunks_fts USING fts5("
+            "heading, text, content='chunks', content_rowid='rowid', tokenize='porter unicode61')"
+        )
+        op.execute(
+            "CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN "
+            "INSERT INTO chunks_fts(rowid, heading, text) VALUES (new.rowid, new.heading, new.text); END"
+        )
+        op.execute(
+            "CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN "
+            "INSERT INTO chunks_fts(chunks_fts, rowid, heading, text) "
+            "VALUES ('delete', old.rowid, old.heading, old.text); END"
+        )
+        op.execute(
+            "CREATE TRIGGER chunks_fts_update AFTER UPDATE OF heading, text ON chunks BEGIN "
+            "INSERT INTO chunks_fts(chunks_fts, rowid, heading, text) "
+            "VALUES ('delete', old.rowid, old.heading, old.text); "
+            "INSERT INTO chunks_fts(rowid, heading, text) VALUES (new.rowid, new.heading, new.text); END"
+        )
+    else:
+        op.execute(
+            "ALTER TABLE chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+            "(to_tsvector('english', coalesce(heading, '') || ' ' || text)) STORED"
+        )
+        op.execute("CREATE INDEX ix_chunks_tsv ON chunks USING gin (tsv)")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS chunks_fts")
+    for table in ("chunk_groups", "chunks", "documents", "tasks", "checkpoints", "receipts", "chain_heads"):
+        op.drop_table(table)

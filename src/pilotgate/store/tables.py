@@ -1,0 +1,118 @@
+"""The store's tables, declared once for SQLite and PostgreSQL.
+
+The Alembic migrations under ``migrations/versions`` create these tables; a test checks that the
+migrated database and this metadata agree, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("pilot", String(64), primary_key=True, doc="the log's origin (pilot name)"),
+    Column("size", BigInteger, nullable=False, doc="number of receipts in the chain"),
+    Column("head", String(71), nullable=False, doc="hash of the last receipt, sha256:<hex>"),
+)
+"""One row per pilot: the chain's head, locked (FOR UPDATE / BEGIN IMMEDIATE) to serialize appends."""
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(71), nullable=False),
+    Column("prev", String(71), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("task", String(64), nullable=True),
+    Column("at", String(40), nullable=False),
+    Column("canonical", LargeBinary, nullable=False, doc="RFC 8785 bytes: these bytes ARE the receipt"),
+    Index("ix_receipts_pilot_kind", "pilot", "kind"),
+    Index("ix_receipts_pilot_task", "pilot", "task"),
+)
+"""The receipt log. ``canonical`` is the receipt; the other columns are copies for queries."""
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", String(64), nullable=False, doc="hex Merkle root over receipts [0, size)"),
+    Column("key_id", String(64), nullable=False),
+    Column("note", Text, nullable=False, doc="the signed checkpoint note, verbatim"),
+    Column("created_at", String(40), nullable=False),
+)
+"""Signed checkpoints (transparency-log notes) of the receipt log."""
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("pilot", String(64), nullable=False),
+    Column("user", String(128), nullable=False),
+    Column("input", Text, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("outcome", String(32), nullable=True),
+    Column("answer", Text, nullable=True),
+    Column("release", String(80), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_tasks_pilot_state", "pilot", "state"),
+)
+"""Tasks and their state; every state change commits with its receipt."""
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("pilot", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(71), nullable=False),
+    Column("modified_at", String(40), nullable=True),
+    Column("ingested_at", String(40), nullable=False),
+    Column("tombstoned", Boolean, nullable=False, default=False),
+    Index("ix_documents_pilot_source_uri", "pilot", "source", "uri"),
+)
+"""Ingested documents, one row per version; provenance for every chunk."""
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("pilot", String(64), nullable=False),
+    Column("document_id", String(64), ForeignKey("documents.id"), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("heading", Text, nullable=True),
+    Column("text", Text, nullable=False),
+    Column("content_hash", String(71), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("ix_chunks_pilot_source", "pilot", "source"),
+)
+"""Searchable chunks. Full-text indexes are dialect-specific and created by the migration."""
+
+chunk_groups = Table(
+    "chunk_groups",
+    metadata,
+    Column("chunk_id", String(64), ForeignKey("chunks.id"), primary_key=True),
+    Column("grp", String(128), primary_key=True),
+    Index("ix_chunk_groups_grp", "grp", "chunk_id"),
+)
+"""Which groups may read a chunk; retrieval joins this inside the ranked query (fail closed: no row, no read)."""
