@@ -1,0 +1,57 @@
+"""A pilot at work: its loaded pilot.yaml, its open store and where its signing key lives.
+
+The CLI and the server both start here, so that they find pilot.yaml, the database and the key the same
+way: ``--pilot`` / PILOTGATE_PILOT / ./pilot.yaml, and ``--db`` / PILOTGATE_DB / .pilotgate/pilot.db.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pilotgate.spec import LoadedPilot, PilotSpec, find_pilot, load_pilot
+from pilotgate.store import Store, default_url, open_store
+
+
+@dataclass
+class Workspace:
+    """One pilot's config and store, opened together."""
+
+    loaded: LoadedPilot
+    store: Store
+
+    @property
+    def name(self) -> str:
+        """The pilot's name: the origin of its receipt log."""
+        return self.loaded.spec.pilot.name
+
+    @property
+    def spec(self) -> PilotSpec:
+        """The validated pilot.yaml."""
+        return self.loaded.spec
+
+    @property
+    def root(self) -> Path:
+        """The folder holding pilot.yaml; relative paths in it resolve from here."""
+        return self.loaded.root
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Where the pilot's Ed25519 signing key lives (outside the database)."""
+        return self.loaded.resolve(self.spec.receipts.signing_key)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+
+def load_workspace_config(pilot: str | Path | None = None) -> LoadedPilot:
+    """Find and validate pilot.yaml without opening the store (for `pilotgate check`)."""
+    return load_pilot(find_pilot(explicit=pilot))
+
+
+def open_workspace(pilot: str | Path | None = None, db: str | None = None, *, migrate: bool = True) -> Workspace:
+    """Find and validate pilot.yaml, then open (and on first use create) its store."""
+    loaded = load_workspace_config(pilot)
+    store = open_store(db or default_url(loaded.root), migrate=migrate)
+    return Workspace(loaded=loaded, store=store)
