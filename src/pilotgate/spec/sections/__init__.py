@@ -1,0 +1,1 @@
+"""The sections of pilot.yaml, one module per concern; `pilotgate.spec.models` assembles them."""
