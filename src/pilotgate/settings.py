@@ -26,9 +26,14 @@ class Setting:
 DB = Setting(
     env="PILOTGATE_DB",
     default=None,
-    doc="Database URL (sqlite:///PATH or postgresql+psycopg://...). Default: .pilotgate/pilot.db beside pilot.yaml.",
+    doc=(
+        "Database URL (sqlite:///PATH or postgresql+psycopg://...). "
+        "Default: .pilotgate/pilot.db beside pilot.yaml."
+    ),
 )
-PILOT = Setting(env="PILOTGATE_PILOT", default=None, doc="Path of pilot.yaml (or its folder). Default: ./pilot.yaml.")
+PILOT = Setting(
+    env="PILOTGATE_PILOT", default=None, doc="Path of pilot.yaml (or its folder). Default: ./pilot.yaml."
+)
 DEBUG = Setting(env="PILOTGATE_DEBUG", default=None, doc="Set to 1 to print tracebacks for every error.")
 
 ALL: tuple[Setting, ...] = (DB, PILOT, DEBUG)

@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pilotgate.spec import LoadedPilot, PilotSpec, find_pilot, load_pilot
+from pilotgate.errors import ConfigError, ConfigIssue
+from pilotgate.spec import (
+    CsvSource,
+    FolderSource,
+    JsonlSource,
+    LoadedPilot,
+    PilotSpec,
+    find_pilot,
+    load_pilot,
+)
 from pilotgate.store import Store, default_url, open_store
 
 
@@ -50,8 +59,53 @@ def load_workspace_config(pilot: str | Path | None = None) -> LoadedPilot:
     return load_pilot(find_pilot(explicit=pilot))
 
 
-def open_workspace(pilot: str | Path | None = None, db: str | None = None, *, migrate: bool = True) -> Workspace:
+def open_workspace(
+    pilot: str | Path | None = None, db: str | None = None, *, migrate: bool = True
+) -> Workspace:
     """Find and validate pilot.yaml, then open (and on first use create) its store."""
     loaded = load_workspace_config(pilot)
     store = open_store(db or default_url(loaded.root), migrate=migrate)
     return Workspace(loaded=loaded, store=store)
+
+
+def environment_issues(loaded: LoadedPilot) -> list[ConfigIssue]:
+    """What pilot.yaml names that is not there: source folders and files, the signing key."""
+    issues: list[ConfigIssue] = []
+    for index, source in enumerate(loaded.spec.sources):
+        if isinstance(source, FolderSource):
+            path = loaded.resolve(source.path)
+            if not path.is_dir():
+                issues.append(
+                    loaded.issue(
+                        ("sources", index, "path"),
+                        f"source {source.name!r}: folder {path} does not exist",
+                        "create it, or fix the path (relative paths start at pilot.yaml's folder)",
+                    )
+                )
+        elif isinstance(source, CsvSource | JsonlSource):
+            path = loaded.resolve(source.path)
+            if not path.is_file():
+                issues.append(
+                    loaded.issue(
+                        ("sources", index, "path"),
+                        f"source {source.name!r}: file {path} does not exist",
+                        "fix the path (relative paths start at pilot.yaml's folder)",
+                    )
+                )
+    key = loaded.resolve(loaded.spec.receipts.signing_key)
+    if not key.is_file():
+        issues.append(
+            loaded.issue(
+                ("receipts", "signing_key"),
+                f"signing key {key} does not exist",
+                "create one with `pilotgate keygen` (checkpoints cannot be signed without it)",
+            )
+        )
+    return issues
+
+
+def check_environment(loaded: LoadedPilot) -> None:
+    """Raise ConfigError if anything pilot.yaml names is missing (see ``environment_issues``)."""
+    issues = environment_issues(loaded)
+    if issues:
+        raise ConfigError(issues)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from pilotgate.errors import SchemaTooNewError, StoreError, StoreUnavailableError
-from pilotgate.store import Store, current_revision, head_revision, open_store
+from pilotgate.store import Store, create_store_engine, current_revision, head_revision, open_store
 from pilotgate.store.tables import metadata
 
 
@@ -52,7 +52,7 @@ def test_newer_schema_is_refused_and_left_untouched(store_url: str) -> None:
         open_store(store_url)
     assert "newer pilotgate" in caught.value.message
     assert caught.value.hint
-    probe = open_store.__globals__["_create_engine"](store_url)
+    probe = create_store_engine(store_url)
     assert current_revision(probe) == "9999_future"
     probe.dispose()
 

@@ -24,7 +24,10 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar=settings.DB.env,
-        help="Database URL (sqlite:///PATH or postgresql+psycopg://...). Default: .pilotgate/pilot.db beside pilot.yaml.",
+        help=(
+            "Database URL (sqlite:///PATH or postgresql+psycopg://...). "
+            "Default: .pilotgate/pilot.db beside pilot.yaml."
+        ),
         show_default=False,
     ),
 ]

@@ -47,14 +47,16 @@ def load_pilot(path: str | Path) -> LoadedPilot:
     path = Path(path)
     filename = str(path)
     text = _read(path, filename)
-    spec, warnings = _load(text, filename)
+    spec, warnings, document = _load(text, filename)
     absolute = path.expanduser().resolve()
-    return LoadedPilot(spec=spec, path=absolute, root=absolute.parent, warnings=tuple(warnings))
+    return LoadedPilot(
+        spec=spec, path=absolute, root=absolute.parent, warnings=tuple(warnings), document=document
+    )
 
 
 def load_pilot_text(text: str, filename: str = PILOT_FILENAME) -> PilotSpec:
     """Validate pilot.yaml content given as text; *filename* only labels the issues."""
-    spec, _ = _load(text, filename)
+    spec, _, _ = _load(text, filename)
     return spec
 
 
@@ -79,8 +81,8 @@ def _read(path: Path, filename: str) -> str:
         raise fail("is not UTF-8 text", "save the file as UTF-8", line) from None
 
 
-def _load(text: str, filename: str) -> tuple[PilotSpec, list[ConfigIssue]]:
-    """The validated spec and its warnings, or a ConfigError with every issue in file order."""
+def _load(text: str, filename: str) -> tuple[PilotSpec, list[ConfigIssue], CommentedMap]:
+    """The validated spec, its warnings and the positioned document, or a ConfigError with every issue in file order."""
     document = parse_yaml(text, filename)
     if document is None:
         raise ConfigError(
@@ -115,7 +117,7 @@ def _load(text: str, filename: str) -> tuple[PilotSpec, list[ConfigIssue]]:
         ]
     if issues:
         raise ConfigError(in_file_order(issues))
-    return spec, problem_issues(document, filename, reference_warnings(spec))
+    return spec, problem_issues(document, filename, reference_warnings(spec)), document
 
 
 def _tag_issue(document: Any, filename: str, parent: Any, key: Any) -> ConfigIssue:

@@ -66,7 +66,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     A new database is migrated to the current schema. An older SQLite file is upgraded in place; an older
     PostgreSQL schema must be upgraded with ``pilotgate db upgrade``. A newer schema is always refused.
     """
-    engine = _create_engine(url)
+    engine = create_store_engine(url)
     store = Store(engine=engine, url=url)
     try:
         with _translate_errors(url):
@@ -77,7 +77,8 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return store
 
 
-def _create_engine(url: str) -> Engine:
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url`` with pilotgate's connection settings; does not check or migrate the schema."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:

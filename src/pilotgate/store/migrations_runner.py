@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from alembic import command
 from pilotgate.errors import SchemaTooNewError, StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")

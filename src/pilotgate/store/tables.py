@@ -28,6 +28,13 @@ chain_heads = Table(
     Column("pilot", String(64), primary_key=True, doc="the log's origin (pilot name)"),
     Column("size", BigInteger, nullable=False, doc="number of receipts in the chain"),
     Column("head", String(71), nullable=False, doc="hash of the last receipt, sha256:<hex>"),
+    Column(
+        "frontier",
+        Text,
+        nullable=False,
+        server_default="",
+        doc="hex roots of the perfect Merkle subtrees over the chain, largest first (the compact range)",
+    ),
 )
 """One row per pilot: the chain's head, locked (FOR UPDATE / BEGIN IMMEDIATE) to serialize appends."""
 
@@ -105,6 +112,7 @@ chunks = Table(
     Column("content_hash", String(71), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Index("ix_chunks_pilot_source", "pilot", "source"),
+    Index("ix_chunks_document_id", "document_id"),
 )
 """Searchable chunks. Full-text indexes are dialect-specific and created by the migration."""
 
@@ -115,4 +123,4 @@ chunk_groups = Table(
     Column("grp", String(128), primary_key=True),
     Index("ix_chunk_groups_grp", "grp", "chunk_id"),
 )
-"""Which groups may read a chunk; retrieval joins this inside the ranked query (fail closed: no row, no read)."""
+"""Which groups may read a chunk; retrieval joins it inside the ranked query. No row, no read."""

@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("pilot", sa.String(64), primary_key=True),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("head", sa.String(71), nullable=False),
+        sa.Column("frontier", sa.Text, nullable=False, server_default=""),
     )
     op.create_table(
         "receipts",
@@ -84,6 +85,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean, nullable=False),
     )
     op.create_index("ix_chunks_pilot_source", "chunks", ["pilot", "source"])
+    op.create_index("ix_chunks_document_id", "chunks", ["document_id"])
     op.create_table(
         "chunk_groups",
         sa.Column("chunk_id", sa.String(64), sa.ForeignKey("chunks.id"), primary_key=True),
@@ -94,7 +96,8 @@ def upgrade() -> None:
 
 
 def _create_full_text_index() -> None:
-    """SQLite: an external-content FTS5 table kept in step by triggers. PostgreSQL: a generated tsvector."""
+    """SQLite: an external-content FTS5 table kept in step by triggers. PostgreSQL: a generated tsvector
+    weighing the heading A and the text B, so that retrieval can rank heading matches higher."""
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE chunks_fts USING fts5("
@@ -117,8 +120,9 @@ def _create_full_text_index() -> None:
         )
     else:
         op.execute(
-            "ALTER TABLE chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
-            "(to_tsvector('english', coalesce(heading, '') || ' ' || text)) STORED"
+            "ALTER TABLE chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
+            "setweight(to_tsvector('english', coalesce(heading, '')), 'A') || "
+            "setweight(to_tsvector('english', text), 'B')) STORED"
         )
         op.execute("CREATE INDEX ix_chunks_tsv ON chunks USING gin (tsv)")
 

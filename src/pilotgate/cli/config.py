@@ -1,0 +1,42 @@
+"""`pilotgate check` and `pilotgate schema`: validate pilot.yaml; print its JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pilotgate.cli.options import PilotOption
+from pilotgate.cli.output import console
+from pilotgate.spec import pilot_json_schema
+from pilotgate.workspace import check_environment, load_workspace_config
+
+
+def check(
+    path: Annotated[
+        Path | None, typer.Argument(help="pilot.yaml or its folder. Default: --pilot, then ./pilot.yaml.")
+    ] = None,
+    pilot: PilotOption = None,
+) -> None:
+    """Validate pilot.yaml: every problem at once, each with file:line:column, field and a hint."""
+    loaded = load_workspace_config(path or pilot)
+    check_environment(loaded)
+    spec = loaded.spec
+    console.print(
+        f"[green]ok[/] {loaded.path}: pilot [bold]{spec.pilot.name}[/] (owner {spec.pilot.owner}), "
+        f"{len(spec.users)} users, {len(spec.sources)} sources, {len(spec.models) or 1} models, "
+        f"{len(spec.tools)} tools"
+    )
+
+
+def schema() -> None:
+    """Print the JSON Schema of pilot.yaml (point your editor's YAML language server at it)."""
+    typer.echo(json.dumps(pilot_json_schema(), indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `check` and `schema`."""
+    app.command()(check)
+    app.command()(schema)

@@ -1,0 +1,379 @@
+"""Ingest: bring one source's documents into the store as versioned, chunked, permissioned rows.
+
+Incremental and fail-closed:
+
+- a document whose content hash is unchanged is left as it is (only its groups are brought in step with
+  the source's current ``read`` groups, if those changed: action ``acl_changed``);
+- a changed document gets a new version; the old version's chunks become inactive but stay, so receipts
+  that cite them still resolve;
+- a document gone from the source is tombstoned: a new version row with ``tombstoned`` set and its chunks
+  made inactive; a document that comes back later is a new version again;
+- a document the connector skipped (binary, too big, bad front matter, ...) is reported and its previous
+  version stays searchable;
+- a chunk is readable by the groups in (source's read groups ∩ document's own groups, if it names any); an
+  empty intersection means no ``chunk_groups`` rows, so nobody reads it, and the report lists the document.
+
+Ids are deterministic, so the same ingest history gives the same ids in any store::
+
+    document id = "doc_" + hex32(["pilotgate.document/1", pilot, source, uri, version])
+    chunk id    = "chk_" + hex32(["pilotgate.chunk/1", pilot, source, uri, version, ordinal])
+
+where hex32 is the first 32 hex digits (128 bits) of SHA-256 over the compact JSON of the list (UTF-8, no
+ASCII escaping). Including the version keeps ids unique when two versions share a
+chunk's text; including the pilot keeps two pilots over one folder apart.
+
+All writes go through the caller's connection in the caller's transaction, in batches (executemany).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+
+from pilotgate.clock import Clock, rfc3339
+from pilotgate.data.chunking import CHUNK_CHARS, chunk_document
+from pilotgate.data.connectors.base import Connector, SkippedDocument, SourceDocument
+from pilotgate.data.connectors.folder import FolderSource
+from pilotgate.store.tables import chunk_groups, chunks, documents
+
+Action = Literal["new", "changed", "unchanged", "acl_changed", "tombstoned"]
+"""What ingest did to one document."""
+
+EMPTY_CONTENT_HASH = "sha256:" + hashlib.sha256(b"").hexdigest()
+"""The content hash a tombstone carries: there is no content any more."""
+
+FLUSH_EVERY_ROWS = 5000
+"""Pending rows (documents + chunks + group rows) written in one executemany round."""
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    """What ingest did to one document of the source."""
+
+    uri: str
+    action: Action
+    document_id: str
+    """The id of the document's current row (for a tombstone, the tombstone row)."""
+    version: int
+    content_hash: str
+    """``sha256:<hex>`` of the document's indexed text (UTF-8; front matter removed, newlines ``\\n``)."""
+    groups: tuple[str, ...]
+    """Groups that may read it now (sorted); empty means nobody (fail closed)."""
+    chunks: int
+    """Active chunks of the document after ingest (0 for a tombstone)."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The result of ingesting one source: every document's outcome, what was skipped, and a digest."""
+
+    pilot: str
+    source: str
+    ingested_at: str
+    documents: tuple[DocumentOutcome, ...]
+    """One outcome per document seen or tombstoned, sorted by uri."""
+    skipped: tuple[SkippedDocument, ...]
+    """Documents the source could not deliver, with the reason; their previous versions are kept."""
+    chunks_written: int
+    chunks_deactivated: int
+    digest: str
+    """``sha256:<hex>`` over the canonical JSON of the outcomes and skips (see ``report_digest``); it does
+    not depend on the time, so the same change ingested into two stores gives the same digest."""
+
+    def count(self, action: Action) -> int:
+        """How many documents had ``action``."""
+        return sum(1 for outcome in self.documents if outcome.action == action)
+
+    @property
+    def unreadable(self) -> tuple[str, ...]:
+        """URIs of present documents that no group may read (their ACL intersection is empty)."""
+        return tuple(o.uri for o in self.documents if o.action != "tombstoned" and not o.groups)
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready body for an ``ingest`` receipt: counts, skips, unreadable documents, the digest."""
+        return {
+            "source": self.source,
+            "new": self.count("new"),
+            "changed": self.count("changed"),
+            "unchanged": self.count("unchanged"),
+            "acl_changed": self.count("acl_changed"),
+            "tombstoned": self.count("tombstoned"),
+            "skipped": [{"uri": s.uri, "reason": s.reason} for s in self.skipped],
+            "unreadable": list(self.unreadable),
+            "chunks_written": self.chunks_written,
+            "chunks_deactivated": self.chunks_deactivated,
+            "digest": self.digest,
+        }
+
+
+def ingest_folder(conn: Connection, *, pilot: str, source: FolderSource, clock: Clock) -> IngestReport:
+    """Ingest a folder source into the store on ``conn`` (the caller's transaction)."""
+    return ingest_source(conn, pilot=pilot, connector=source, clock=clock)
+
+
+def ingest_source(
+    conn: Connection,
+    *,
+    pilot: str,
+    connector: Connector,
+    clock: Clock,
+    max_chunk_chars: int = CHUNK_CHARS,
+) -> IngestReport:
+    """Ingest any connector's documents; see the module docstring for what happens to each document."""
+    run = _Run(conn=conn, pilot=pilot, source=connector.name, ingested_at=rfc3339(clock()))
+    run.load()
+    seen: set[str] = set()
+    skipped: list[SkippedDocument] = []
+    for item in connector.scan():
+        if item.uri in seen:
+            skipped.append(SkippedDocument(item.uri, "listed twice by the source; the first was ingested"))
+            continue
+        seen.add(item.uri)
+        if isinstance(item, SkippedDocument):
+            skipped.append(item)
+        else:
+            run.document(item, effective_groups(connector.read_groups, item.read_groups), max_chunk_chars)
+    unlisted = tuple(item.uri for item in skipped if item.uri.endswith("/"))
+    for uri in sorted(run.stored):
+        if uri not in seen and not uri.startswith(unlisted):
+            run.tombstone(uri)
+    run.flush()
+    outcomes = tuple(sorted(run.outcomes, key=lambda outcome: outcome.uri))
+    skips = tuple(skipped)
+    return IngestReport(
+        pilot=pilot,
+        source=connector.name,
+        ingested_at=run.ingested_at,
+        documents=outcomes,
+        skipped=skips,
+        chunks_written=run.chunks_written,
+        chunks_deactivated=run.chunks_deactivated,
+        digest=report_digest(pilot, connector.name, outcomes, skips),
+    )
+
+
+def effective_groups(source_groups: Iterable[str], document_groups: Iterable[str] | None) -> tuple[str, ...]:
+    """Who may read a document: the source's groups, narrowed by the document's own if it names any."""
+    allowed = set(source_groups)
+    if document_groups is not None:
+        allowed &= set(document_groups)
+    return tuple(sorted(allowed))
+
+
+def content_hash(text: str) -> str:
+    """``sha256:<hex>`` of the UTF-8 text."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def document_id(pilot: str, source: str, uri: str, version: int) -> str:
+    """The deterministic id of one version of a document."""
+    return "doc_" + _short_hash(["pilotgate.document/1", pilot, source, uri, version])
+
+
+def chunk_id(pilot: str, source: str, uri: str, version: int, ordinal: int) -> str:
+    """The deterministic id of one chunk of one version of a document."""
+    return "chk_" + _short_hash(["pilotgate.chunk/1", pilot, source, uri, version, ordinal])
+
+
+def report_digest(
+    pilot: str, source: str, outcomes: Iterable[DocumentOutcome], skipped: Iterable[SkippedDocument]
+) -> str:
+    """``sha256:`` over compact, key-sorted JSON of ``{v, pilot, source, documents, skipped}``.
+
+    ``documents`` lists ``[uri, action, version, content_hash, groups, chunks]`` sorted by uri; ``skipped``
+    lists ``[uri, reason]`` sorted by uri. Times are left out on purpose.
+    """
+    payload = {
+        "v": 1,
+        "pilot": pilot,
+        "source": source,
+        "documents": sorted(
+            [o.uri, o.action, o.version, o.content_hash, list(o.groups), o.chunks] for o in outcomes
+        ),
+        "skipped": sorted([s.uri, s.reason] for s in skipped),
+    }
+    return "sha256:" + hashlib.sha256(_canonical(payload)).hexdigest()
+
+
+def _canonical(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _short_hash(parts: list[object]) -> str:
+    return hashlib.sha256(_canonical(parts)).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The latest stored version of one document."""
+
+    id: str
+    version: int
+    content_hash: str
+    tombstoned: bool
+
+
+@dataclass
+class _Run:
+    """One ingest of one source: what the store holds, and the rows waiting to be written."""
+
+    conn: Connection
+    pilot: str
+    source: str
+    ingested_at: str
+    stored: dict[str, _Stored] = field(default_factory=dict)
+    active: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    """document id -> active chunk id -> its groups."""
+    outcomes: list[DocumentOutcome] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_deactivated: int = 0
+    _deactivate: list[dict[str, object]] = field(default_factory=list)
+    _ungrant: list[dict[str, object]] = field(default_factory=list)
+    _documents: list[dict[str, object]] = field(default_factory=list)
+    _chunks: list[dict[str, object]] = field(default_factory=list)
+    _groups: list[dict[str, object]] = field(default_factory=list)
+
+    def load(self) -> None:
+        """Read the latest version of each document and the active chunks with their groups."""
+        latest = (
+            select(documents.c.uri, func.max(documents.c.version).label("version"))
+            .where(documents.c.pilot == self.pilot, documents.c.source == self.source)
+            .group_by(documents.c.uri)
+            .subquery()
+        )
+        rows = self.conn.execute(
+            select(
+                documents.c.uri,
+                documents.c.id,
+                documents.c.version,
+                documents.c.content_hash,
+                documents.c.tombstoned,
+            )
+            .join(latest, and_(documents.c.uri == latest.c.uri, documents.c.version == latest.c.version))
+            .where(documents.c.pilot == self.pilot, documents.c.source == self.source)
+        )
+        for uri, doc_id, version, hashed, tombstoned in rows:
+            self.stored[uri] = _Stored(doc_id, int(version), hashed, bool(tombstoned))
+        active = self.conn.execute(
+            select(chunks.c.document_id, chunks.c.id, chunk_groups.c.grp)
+            .select_from(chunks.outerjoin(chunk_groups, chunk_groups.c.chunk_id == chunks.c.id))
+            .where(chunks.c.pilot == self.pilot, chunks.c.source == self.source, chunks.c.active)
+        )
+        for doc_id, chunk, group in active:
+            groups = self.active.setdefault(doc_id, {}).setdefault(chunk, set())
+            if group is not None:
+                groups.add(group)
+
+    def document(self, item: SourceDocument, groups: tuple[str, ...], max_chunk_chars: int) -> None:
+        """Ingest one delivered document: unchanged, ACL brought in step, or a new version."""
+        hashed = content_hash(item.text)
+        stored = self.stored.get(item.uri)
+        if stored is not None and not stored.tombstoned and stored.content_hash == hashed:
+            self._unchanged(item.uri, stored, groups)
+            return
+        version = 1
+        if stored is not None:
+            version = stored.version + 1
+            if not stored.tombstoned:
+                self._retire(stored)
+        doc_id = document_id(self.pilot, self.source, item.uri, version)
+        self._documents.append(
+            {
+                "id": doc_id,
+                "pilot": self.pilot,
+                "source": self.source,
+                "uri": item.uri,
+                "version": version,
+                "content_hash": hashed,
+                "modified_at": rfc3339(item.modified_at) if item.modified_at else None,
+                "ingested_at": self.ingested_at,
+                "tombstoned": False,
+            }
+        )
+        pieces = chunk_document(item.text, item.media_type, max_chars=max_chunk_chars)
+        for piece in pieces:
+            chunk = chunk_id(self.pilot, self.source, item.uri, version, piece.ordinal)
+            self._chunks.append(
+                {
+                    "id": chunk,
+                    "pilot": self.pilot,
+                    "document_id": doc_id,
+                    "source": self.source,
+                    "ordinal": piece.ordinal,
+                    "heading": piece.heading,
+                    "text": piece.text,
+                    "content_hash": content_hash(piece.text),
+                    "active": True,
+                }
+            )
+            self._groups.extend({"chunk_id": chunk, "grp": group} for group in groups)
+        self.chunks_written += len(pieces)
+        action: Action = "changed" if stored is not None and not stored.tombstoned else "new"
+        self.outcomes.append(DocumentOutcome(item.uri, action, doc_id, version, hashed, groups, len(pieces)))
+        self._maybe_flush()
+
+    def tombstone(self, uri: str) -> None:
+        """Record that ``uri`` is gone: a tombstone version, and its chunks made inactive."""
+        stored = self.stored[uri]
+        if stored.tombstoned:
+            return
+        self._retire(stored)
+        version = stored.version + 1
+        doc_id = document_id(self.pilot, self.source, uri, version)
+        self._documents.append(
+            {
+                "id": doc_id,
+                "pilot": self.pilot,
+                "source": self.source,
+                "uri": uri,
+                "version": version,
+                "content_hash": EMPTY_CONTENT_HASH,
+                "modified_at": None,
+                "ingested_at": self.ingested_at,
+                "tombstoned": True,
+            }
+        )
+        self.outcomes.append(DocumentOutcome(uri, "tombstoned", doc_id, version, EMPTY_CONTENT_HASH, (), 0))
+
+    def flush(self) -> None:
+        """Write every pending row, parents before children, one executemany per statement."""
+        if self._deactivate:
+            self.conn.execute(
+                update(chunks).where(chunks.c.document_id == bindparam("doc")).values(active=False),
+                self._deactivate,
+            )
+        if self._ungrant:
+            self.conn.execute(
+                delete(chunk_groups).where(chunk_groups.c.chunk_id == bindparam("chunk")), self._ungrant
+            )
+        pending = ((documents, self._documents), (chunks, self._chunks), (chunk_groups, self._groups))
+        for table, rows in pending:
+            if rows:
+                self.conn.execute(insert(table), rows)
+        for rows in (self._deactivate, self._ungrant, self._documents, self._chunks, self._groups):
+            rows.clear()
+
+    def _maybe_flush(self) -> None:
+        if len(self._documents) + len(self._chunks) + len(self._groups) >= FLUSH_EVERY_ROWS:
+            self.flush()
+
+    def _unchanged(self, uri: str, stored: _Stored, groups: tuple[str, ...]) -> None:
+        current = self.active.get(stored.id, {})
+        wanted = set(groups)
+        stale = sorted(chunk for chunk, has in current.items() if has != wanted)
+        for chunk in stale:
+            self._ungrant.append({"chunk": chunk})
+            self._groups.extend({"chunk_id": chunk, "grp": group} for group in groups)
+        action: Action = "acl_changed" if stale else "unchanged"
+        self.outcomes.append(
+            DocumentOutcome(uri, action, stored.id, stored.version, stored.content_hash, groups, len(current))
+        )
+
+    def _retire(self, stored: _Stored) -> None:
+        self._deactivate.append({"doc": stored.id})
+        self.chunks_deactivated += len(self.active.get(stored.id, {}))

@@ -1,0 +1,150 @@
+"""The offline reference model: an extractive reference model, not an LLM.
+
+It answers only with sentences copied from the retrieved context: those that share the most content words
+with the question (ties go to sentences whose passage heading shares more of them, then to the earlier
+passage and sentence), at most ``max_sentences`` of them, quoted in the order of the passages and of the
+sentences within them, each followed by a citation marker. When no passage
+shares a content word with the question it says so plainly and abstains, so the runtime escalates.
+
+It needs no keys and no network, and the same request always gives the same answer, which makes it the
+offline default and the model every test can rely on. Ties are broken by passage order, then sentence order.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pilotgate.data.terms import STOPWORDS, terms
+from pilotgate.models.base import ModelRequest, ModelResponse, Passage
+
+REFERENCE_MODEL_NAME = "pilotgate-reference-extractive-1"
+"""The name recorded in receipts; it says what the model is."""
+
+REFERENCE_PROVIDER = "reference"
+
+NOTHING_FOUND = "I found nothing in the sources you may read that answers this."
+"""The whole answer when nothing retrieved is relevant to the question."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
+_NOT_PROSE = re.compile(r"^\s*(?:```|~~~|\|?[\s:|-]*-{3,}[\s:|-]*\|?$)")
+_TOKEN = re.compile(r"[^\W_]+|[^\w\s]|_")
+_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+
+
+def approximate_tokens(text: str) -> int:
+    """An approximate token count: each run of letters or digits and each punctuation mark counts one.
+
+    It is not any real model's tokenizer; it is stable, cheap and in the right range for English prose.
+    """
+    return len(_TOKEN.findall(text))
+
+
+@dataclass
+class ReferenceModel:
+    """Extractive reference model, not an LLM: answers with cited sentences from the retrieved context."""
+
+    max_sentences: int = 3
+    """At most this many sentences in an answer."""
+    timer: Callable[[], float] = field(default=time.perf_counter, repr=False)
+    """Seconds, monotonic; tests pass a fixed timer so whole traces compare equal."""
+
+    @property
+    def name(self) -> str:
+        """``pilotgate-reference-extractive-1``."""
+        return REFERENCE_MODEL_NAME
+
+    @property
+    def provider(self) -> str:
+        """``reference``."""
+        return REFERENCE_PROVIDER
+
+    def complete(self, request: ModelRequest) -> ModelResponse:
+        """Answer from the request's context, citing it; abstain if nothing in it is relevant."""
+        started = self.timer()
+        picked = _pick(request.question, request.context, self.max_sentences)
+        if picked:
+            text, citations = _compose(picked, request.context)
+        else:
+            text, citations = NOTHING_FOUND, ()
+        prompt = " ".join([request.question, *(f"{p.heading or ''} {p.text}" for p in request.context)])
+        return ModelResponse(
+            text=text,
+            citations=citations,
+            input_tokens=approximate_tokens(prompt),
+            output_tokens=approximate_tokens(text),
+            model=self.name,
+            provider=self.provider,
+            latency_ms=round((self.timer() - started) * 1000, 3),
+            abstained=not picked,
+        )
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    in_sentence: int
+    in_heading: int
+    passage: int
+    position: int
+    text: str
+
+
+def _stem(word: str) -> str:
+    """A crude suffix stripper, enough to match "refunds" to "refund" and "damaged" to "damage"."""
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+        word = word[:-1]
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _content_stems(text: str) -> set[str]:
+    return {_stem(word) for word in terms(text) if word not in STOPWORDS}
+
+
+def _sentences(text: str) -> list[str]:
+    found: list[str] = []
+    for line in text.split("\n"):
+        if not line.strip() or _NOT_PROSE.match(line):
+            continue
+        prose = _LIST_MARKER.sub("", line).strip().lstrip("#").strip()
+        found.extend(part.strip() for part in _SENTENCE_END.split(prose) if part.strip())
+    return found
+
+
+def _pick(question: str, context: Sequence[Passage], limit: int) -> list[_Sentence]:
+    wanted = _content_stems(question)
+    if not wanted or limit < 1:
+        return []
+    candidates: list[_Sentence] = []
+    seen: set[str] = set()
+    for index, passage in enumerate(context):
+        in_heading = wanted & _content_stems(passage.heading or "")
+        for position, sentence in enumerate(_sentences(passage.text)):
+            key = " ".join(terms(sentence))
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            in_sentence = len(wanted & _content_stems(sentence))
+            if in_sentence or in_heading:
+                candidates.append(_Sentence(in_sentence, len(in_heading), index, position, sentence))
+    best = sorted(candidates, key=lambda s: (-s.in_sentence, -s.in_heading, s.passage, s.position))[:limit]
+    return sorted(best, key=lambda s: (s.passage, s.position))
+
+
+def _compose(picked: list[_Sentence], context: Sequence[Passage]) -> tuple[str, tuple[str, ...]]:
+    citations: list[str] = []
+    parts: list[str] = []
+    for sentence in picked:
+        chunk = context[sentence.passage].chunk_id
+        if chunk not in citations:
+            citations.append(chunk)
+        parts.append(f"{sentence.text} [{citations.index(chunk) + 1}]")
+    return " ".join(parts), tuple(citations)
