@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pilotgate.clock import Clock, utc_now
 from pilotgate.errors import ConfigError, ConfigIssue
+from pilotgate.receipts import (
+    PublicKey,
+    ReceiptLog,
+    Signer,
+    Witness,
+    load_signing_key,
+    open_log,
+    open_witness,
+    signer_for,
+)
 from pilotgate.spec import (
     CsvSource,
     FolderSource,
@@ -48,6 +59,30 @@ class Workspace:
     def signing_key_path(self) -> Path:
         """Where the pilot's Ed25519 signing key lives (outside the database)."""
         return self.loaded.resolve(self.spec.receipts.signing_key)
+
+    def signer(self) -> Signer:
+        """The pilot's checkpoint signer, loaded from its key file (SigningKeyError if unusable)."""
+        return signer_for(self.name, load_signing_key(self.signing_key_path))
+
+    def public_key(self) -> PublicKey:
+        """The public half of the pilot's signing key, named as its checkpoints name it."""
+        return self.signer().public_key
+
+    def witness(self, location: str | None = None) -> Witness | None:
+        """The witness named by ``location`` or by ``receipts.witness`` in pilot.yaml, if any."""
+        where = location or self.spec.receipts.witness
+        return open_witness(where, base=self.root) if where else None
+
+    def receipt_log(self, *, clock: Clock = utc_now, signed: bool = True) -> ReceiptLog:
+        """The writer of this pilot's receipt log, signing checkpoints as pilot.yaml says."""
+        return open_log(
+            self.name,
+            signing_key=self.signing_key_path if signed else None,
+            checkpoint_every=self.spec.receipts.checkpoint_every,
+            witness=self.spec.receipts.witness,
+            base=self.root,
+            clock=clock,
+        )
 
     def close(self) -> None:
         """Close the store."""
@@ -98,7 +133,7 @@ def environment_issues(loaded: LoadedPilot) -> list[ConfigIssue]:
             loaded.issue(
                 ("receipts", "signing_key"),
                 f"signing key {key} does not exist",
-                "create one with `pilotgate keygen` (checkpoints cannot be signed without it)",
+                "create one with `pilotgate keygen`; checkpoints cannot be signed without it",
             )
         )
     return issues

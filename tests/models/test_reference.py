@@ -67,6 +67,13 @@ def test_it_answers_with_the_best_sentences_and_cites_them() -> None:
     assert response.text.startswith("Send a photo of the damaged item. [1]")
     assert "Refunds go to the original card. [2]" in response.text
     assert "Parcels" not in response.text
+
+
+def test_a_sentence_sharing_one_word_of_four_is_not_an_answer() -> None:
+    password = Passage("chk_pw", "Support agents can never see or set your password.", "Password reset")
+    response = answer("When should agents escalate to a team lead?", password)
+    assert response.abstained
+    assert response.text == NOTHING_FOUND
     assert (response.model, response.provider) == (REFERENCE_MODEL_NAME, "reference")
 
 
@@ -153,3 +160,16 @@ def test_it_is_fast() -> None:
 @pytest.mark.parametrize("question", ["", "   ", '"', "AND OR *", "🚚"])
 def test_odd_questions_abstain_without_error(question: str) -> None:
     assert answer(question, GENERAL).abstained
+
+
+def test_wrapped_lines_are_one_sentence() -> None:
+    from pilotgate.models.reference import _sentences
+
+    text = "# Refund timing\nRefunds are issued within 5 days after the warehouse receives\nthe return. Cards take longer.\n- one item\n- two"
+    assert _sentences(text) == [
+        "Refund timing",
+        "Refunds are issued within 5 days after the warehouse receives the return.",
+        "Cards take longer.",
+        "one item",
+        "two",
+    ]

@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 
+from pilotgate.cli.options import PilotOption
 from pilotgate.cli.output import console
 from pilotgate.demo import scaffold_pilot
+from pilotgate.receipts import generate_signing_key, origin, signer_for
+from pilotgate.workspace import load_workspace_config
 
 
 def init(
@@ -30,6 +33,21 @@ def init(
     )
 
 
+def keygen(pilot: PilotOption = None) -> None:
+    """Create the pilot's Ed25519 signing key (mode 0600) where pilot.yaml's receipts.signing_key says.
+
+    Refuses to replace an existing key: a pilot's key is its identity, and a new one would orphan every
+    checkpoint the old one signed.
+    """
+    loaded = load_workspace_config(pilot)
+    path = loaded.resolve(loaded.spec.receipts.signing_key)
+    key = generate_signing_key(path)
+    public = signer_for(loaded.spec.pilot.name, key).public_key
+    console.print(f"[green]created[/] {path} (mode 0600) for {origin(loaded.spec.pilot.name)}")
+    console.print(f"public key: {public.text()}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `init`."""
+    """Add `init` and `keygen`."""
     app.command()(init)
+    app.command()(keygen)

@@ -12,6 +12,7 @@ offline default and the model every test can rely on. Ties are broken by passage
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -87,6 +88,7 @@ class ReferenceModel:
 class _Sentence:
     in_sentence: int
     in_heading: int
+    covered: int
     passage: int
     position: int
     text: str
@@ -110,19 +112,50 @@ def _content_stems(text: str) -> set[str]:
 
 
 def _sentences(text: str) -> list[str]:
+    """Sentences of the prose in ``text``: wrapped lines are joined first, list items stand alone."""
     found: list[str] = []
-    for line in text.split("\n"):
-        if not line.strip() or _NOT_PROSE.match(line):
-            continue
-        prose = _LIST_MARKER.sub("", line).strip().lstrip("#").strip()
-        found.extend(part.strip() for part in _SENTENCE_END.split(prose) if part.strip())
+    for unit in _prose_units(text):
+        found.extend(part.strip() for part in _SENTENCE_END.split(unit) if part.strip())
     return found
 
 
+def _prose_units(text: str) -> list[str]:
+    """Paragraphs and list items as single lines; code fences, tables and rules are left out."""
+    units: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            units.append(" ".join(current))
+            current.clear()
+
+    for line in text.split("\n"):
+        if not line.strip() or _NOT_PROSE.match(line):
+            flush()
+            continue
+        if line.lstrip().startswith("#"):
+            flush()
+            units.append(line.strip().lstrip("#").strip())
+            continue
+        if _LIST_MARKER.match(line):
+            flush()
+        current.append(_LIST_MARKER.sub("", line).strip())
+    flush()
+    return units
+
+
 def _pick(question: str, context: Sequence[Passage], limit: int) -> list[_Sentence]:
+    """The ``limit`` most relevant sentences, best first.
+
+    The context answers only if its best sentence (with its passage's heading) covers at least half of
+    the question's content words: one shared word out of four ("agents" in a password article) is not an
+    answer, and abstaining is better than answering beside the question. Once it does, other sentences
+    sharing a content word join it as support.
+    """
     wanted = _content_stems(question)
     if not wanted or limit < 1:
         return []
+    needed = math.ceil(len(wanted) / 2)
     candidates: list[_Sentence] = []
     seen: set[str] = set()
     for index, passage in enumerate(context):
@@ -132,11 +165,15 @@ def _pick(question: str, context: Sequence[Passage], limit: int) -> list[_Senten
             if not key or key in seen:
                 continue
             seen.add(key)
-            in_sentence = len(wanted & _content_stems(sentence))
-            if in_sentence or in_heading:
-                candidates.append(_Sentence(in_sentence, len(in_heading), index, position, sentence))
-    best = sorted(candidates, key=lambda s: (-s.in_sentence, -s.in_heading, s.passage, s.position))[:limit]
-    return sorted(best, key=lambda s: (s.passage, s.position))
+            in_sentence = wanted & _content_stems(sentence)
+            if in_sentence:
+                covered = len(in_sentence | in_heading)
+                candidates.append(
+                    _Sentence(len(in_sentence), len(in_heading), covered, index, position, sentence)
+                )
+    if not candidates or max(c.covered for c in candidates) < needed:
+        return []
+    return sorted(candidates, key=lambda s: (-s.in_sentence, -s.in_heading, s.passage, s.position))[:limit]
 
 
 def _compose(picked: list[_Sentence], context: Sequence[Passage]) -> tuple[str, tuple[str, ...]]:

@@ -85,7 +85,7 @@ class Runtime:
         recorded: list[AppendedReceipt] = []
         pilot = self.spec.pilot.name
 
-        with self.store.write() as conn:
+        with self.log.transaction(self.store) as conn:
             now = rfc3339(self.clock())
             conn.execute(
                 insert(tasks).values(
@@ -112,16 +112,16 @@ class Runtime:
             chunks = search(
                 conn, pilot=pilot, query=question, groups=list(caller.groups), limit=RETRIEVAL_LIMIT
             )
-        with self.store.write() as conn:
+        with self.log.transaction(self.store) as conn:
             recorded.append(self._append(conn, "retrieval", task_id, _retrieval_body(question, chunks)))
 
         response = self.model.complete(ModelRequest(question=question, context=list(chunks)))
         cited = _cited(chunks, response)
-        with self.store.write() as conn:
+        with self.log.transaction(self.store) as conn:
             recorded.append(self._append(conn, "model.call", task_id, _model_body(response)))
 
         outcome = Outcome.RESOLVED if cited else Outcome.ESCALATED
-        with self.store.write() as conn:
+        with self.log.transaction(self.store) as conn:
             conn.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id)

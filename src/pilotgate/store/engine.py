@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from pilotgate.errors import StoreUnavailableError
 from pilotgate.store.migrations_runner import ensure_schema
@@ -151,6 +158,9 @@ def _translate_errors(url: str) -> Iterator[None]:
 
 
 def _is_unavailable(exc: DBAPIError) -> bool:
+    """Errors about reaching or opening the database, not about a statement (``replace(bytea)`` …)."""
+    if not isinstance(exc, OperationalError | DatabaseError) or isinstance(exc, ProgrammingError):
+        return False
     text = str(exc.orig).lower()
     return any(
         marker in text

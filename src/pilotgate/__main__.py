@@ -1,0 +1,5 @@
+"""`python -m pilotgate` runs the CLI."""
+
+from pilotgate.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""`pilotgate demo`: a throwaway support-desk pilot, about twenty tasks, a verified chain, a caught forgery."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pilotgate.cli.output import console
+from pilotgate.demo.run import DemoRun, run_demo
+from pilotgate.errors import UsageError
+
+_COLOURS = {"resolved": "green", "escalated": "yellow", "failed": "red"}
+
+
+def demo(
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="Where to build the demo pilot (must not hold one). Default: a new temp folder."
+        ),
+    ] = None,
+) -> None:
+    """Run the whole idea in seconds: tasks with permissions and citations, receipts, verify, tamper."""
+    folder = directory or Path(tempfile.mkdtemp(prefix="pilotgate-demo-"))
+    if (folder / "pilot.yaml").exists():
+        raise UsageError(f"{folder} already holds a pilot", hint="pass --dir with a new or empty folder")
+    console.print(f"[bold]pilotgate demo[/] — a support-desk pilot in {folder}")
+    progress = Progress(
+        TextColumn("running tasks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        bar = progress.add_task("tasks", total=None)
+        run = run_demo(
+            folder,
+            on_start=lambda total: progress.update(bar, total=total),
+            on_task=lambda _result: progress.advance(bar),
+        )
+    _print(run)
+
+
+def _print(run: DemoRun) -> None:
+    for synced in run.sources:
+        if synced.error is not None:
+            console.print(f"[red]source {synced.name}:[/] {escape(synced.error.message)}")
+    table = Table(title="tasks", title_justify="left")
+    table.add_column("user")
+    table.add_column("question", max_width=44)
+    table.add_column("outcome")
+    table.add_column("answer (first sentence) and sources", max_width=60)
+    for result in run.results:
+        colour = _COLOURS[result.outcome.value]
+        first = result.answer.split(". ")[0].rstrip(".") + "."
+        cited = sorted({f"{c.source}/{c.uri}" for c in result.citations})
+        table.add_row(
+            result.user,
+            escape(result.question),
+            f"[{colour}]{result.outcome.value}[/]",
+            escape(first) + (f"\n[dim]{escape(', '.join(cited))}[/]" if cited else ""),
+        )
+    console.print(table)
+    counts = {outcome: sum(r.outcome.value == outcome for r in run.results) for outcome in _COLOURS}
+    receipts = run.verify.receipts_checked
+    console.print(
+        f"{len(run.results)} tasks: {counts['resolved']} resolved, {counts['escalated']} escalated, "
+        f"{counts['failed']} failed — {receipts} receipts"
+    )
+    if run.verify.ok:
+        console.print(
+            f"[green]verify: ok[/] — {receipts} receipts re-hashed, chain linked, "
+            f"{run.verify.checkpoints_checked} signed checkpoints checked"
+        )
+    else:
+        console.print(f"[red]verify: FAILED[/] {escape(str(run.verify.failure))}")
+    tamper = run.tampering
+    console.print(
+        f"\n[bold]tampering[/] with a copy of the store: {escape(tamper.change)} (receipt {tamper.seq})"
+    )
+    if tamper.report.failure is not None:
+        console.print(f"[green]caught:[/] {escape(str(tamper.report.failure))}")
+    else:
+        console.print("[red]NOT caught — this is a bug, please report it[/]")
+    console.print(
+        f"\n[dim]done in {run.seconds:.1f} s. Explore it:[/]\n"
+        f"  cd {run.folder}\n"
+        "  pilotgate receipts list\n"
+        '  pilotgate run "How do I reset my password?" --user alice\n'
+        "  pilotgate receipts verify"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `demo`."""
+    app.command()(demo)

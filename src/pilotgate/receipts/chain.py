@@ -1,0 +1,350 @@
+"""The writer: appending receipts to a pilot's chain inside the caller's transaction.
+
+A receipt and the state change it records commit together or not at all, so ``append`` never opens or
+commits a transaction: it runs on the caller's ``Connection`` from ``store.write()``. Appends to one pilot
+are serialized on its ``chain_heads`` row: SQLite's ``BEGIN IMMEDIATE`` (taken by ``store.write()``)
+already holds the only write lock; on PostgreSQL the row is locked with ``SELECT … FOR UPDATE`` (created
+first with ``INSERT … ON CONFLICT DO NOTHING``), so concurrent writers queue instead of forking the chain.
+
+The head row also keeps the Merkle *frontier* (the roots of the perfect subtrees), so signing a checkpoint
+never rereads old receipts.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from pilotgate.errors import ReceiptNotFoundError, WitnessError
+from pilotgate.receipts.canonical import canonical_bytes
+from pilotgate.receipts.checkpoint import Checkpoint, make_checkpoint, parse_checkpoint, signer_for
+from pilotgate.receipts.hashes import ZERO_HASH, Frontier, leaf_hash, receipt_hash
+from pilotgate.receipts.keys import Signer, load_signing_key
+from pilotgate.receipts.model import Actor, build_record, format_at, utc_now, validate_pilot
+from pilotgate.receipts.redaction import Redactor
+from pilotgate.receipts.witness import Witness, open_witness
+from pilotgate.store import Store
+from pilotgate.store.tables import chain_heads, checkpoints
+
+log = logging.getLogger("pilotgate.receipts")
+
+DEFAULT_CHECKPOINT_EVERY = 1000
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware (tests inject a fixed clock)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One receipt to append (for ``append_many``)."""
+
+    kind: str
+    body: Mapping[str, Any]
+    actor: Actor | Mapping[str, str] | tuple[str, str]
+    task: str | None = None
+    release: str | None = None
+    refs: Sequence[str] = ()
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AppendedReceipt:
+    """What an append returns: where the receipt landed and its hash (to cite it in ``refs``)."""
+
+    seq: int
+    hash: str
+    checkpoint: Checkpoint | None = None
+    """The checkpoint signed right after this receipt, when it completed a multiple of checkpoint_every."""
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """A chain's current length and last hash."""
+
+    size: int
+    head: str
+
+
+@dataclass
+class ReceiptLog:
+    """One pilot's receipt log, as the writer sees it.
+
+    ``signer`` set: a checkpoint is signed (in the same transaction) each time the chain reaches a multiple
+    of ``checkpoint_every`` receipts. ``witness`` set: checkpoints are sent to it *after* the transaction
+    commits (``transaction()`` / ``publish()``), never before: a witness must never hold a checkpoint that
+    the store then rolled back, or every later verify would report the log as truncated.
+    """
+
+    pilot: str
+    signer: Signer | None = None
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    witness: Witness | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+    clock: Clock = utc_now
+    _pending: weakref.WeakKeyDictionary[Any, list[Checkpoint]] = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        validate_pilot(self.pilot)
+        if self.checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+
+    # --- appending -------------------------------------------------------------------------------
+
+    def append(
+        self,
+        conn: Connection,
+        *,
+        kind: str,
+        body: Mapping[str, Any],
+        actor: Actor | Mapping[str, str] | tuple[str, str],
+        task: str | None = None,
+        release: str | None = None,
+        refs: Sequence[str] = (),
+        at: datetime | None = None,
+    ) -> AppendedReceipt:
+        """Append one receipt in the caller's open write transaction."""
+        entry = Entry(kind=kind, body=body, actor=actor, task=task, release=release, refs=refs, at=at)
+        return self.append_many(conn, [entry])[0]
+
+    def append_many(self, conn: Connection, entries: Iterable[Entry]) -> list[AppendedReceipt]:
+        """Append several receipts in order, locking the head once (a task's receipts in one go)."""
+        if not conn.in_transaction():
+            raise RuntimeError("append needs an open write transaction (use store.write())")
+        # Check every entry before touching the database; a body JSON cannot hold fails below, before any
+        # row is written (canonical_bytes names the field).
+        prepared = [self._prepare(entry) for entry in entries]
+        if not prepared:
+            return []
+        size, head, frontier = self._lock_head(conn)
+        rows: list[tuple[Any, ...]] = []
+        made: list[AppendedReceipt] = []
+        signed: list[Checkpoint] = []
+        for record, at_text in prepared:
+            record["seq"] = size
+            record["prev"] = head
+            canonical = canonical_bytes(record)
+            digest = receipt_hash(canonical)
+            frontier.append(leaf_hash(canonical))
+            rows.append((self.pilot, size, digest, head, record["kind"], record["task"], at_text, canonical))
+            size += 1
+            head = digest
+            checkpoint = None
+            if self.signer is not None and size % self.checkpoint_every == 0:
+                checkpoint = make_checkpoint(self.pilot, size, frontier.root(), self.signer)
+                signed.append(checkpoint)
+            made.append(AppendedReceipt(seq=size - 1, hash=digest, checkpoint=checkpoint))
+        conn.exec_driver_sql(_sql(conn)["insert_receipt"], rows)
+        self._store_head(conn, size, head, frontier)
+        for checkpoint in signed:
+            self._store_checkpoint(conn, checkpoint)
+        return made
+
+    def _prepare(self, entry: Entry) -> tuple[dict[str, Any], str]:
+        at_text = format_at(entry.at if entry.at is not None else self.clock())
+        body = self.redactor.redact_body(entry.body)
+        record = build_record(
+            pilot=self.pilot,
+            seq=0,
+            prev=ZERO_HASH,
+            at=at_text,
+            kind=entry.kind,
+            body=body,
+            actor=Actor.of(entry.actor),
+            task=entry.task,
+            release=entry.release,
+            refs=entry.refs,
+        )
+        return record, at_text
+
+    # --- checkpoints -------------------------------------------------------------------------------
+
+    def checkpoint(self, conn: Connection) -> Checkpoint:
+        """Sign a checkpoint of the chain as it stands now (on demand, or at task end).
+
+        Returns the stored checkpoint when one of this size exists already. Call inside a write
+        transaction; with ``transaction()`` the witness gets it after the commit.
+        """
+        if self.signer is None:
+            raise RuntimeError("this ReceiptLog has no signer; load the pilot's signing key first")
+        size, _head, frontier = self._lock_head(conn)
+        if size == 0:
+            raise ReceiptNotFoundError(
+                f"the receipt log of {self.pilot} is empty; there is nothing to checkpoint",
+                hint="run a task first",
+            )
+        existing = conn.execute(
+            select(checkpoints.c.note).where(checkpoints.c.pilot == self.pilot, checkpoints.c.size == size)
+        ).scalar_one_or_none()
+        if existing is not None:
+            return parse_checkpoint(existing)
+        checkpoint = make_checkpoint(self.pilot, size, frontier.root(), self.signer)
+        self._store_checkpoint(conn, checkpoint)
+        return checkpoint
+
+    def _store_checkpoint(self, conn: Connection, checkpoint: Checkpoint) -> None:
+        conn.execute(
+            checkpoints.insert().values(
+                pilot=self.pilot,
+                size=checkpoint.size,
+                root=checkpoint.root.hex(),
+                key_id=checkpoint.key_id,
+                note=checkpoint.note,
+                created_at=format_at(self.clock()),
+            )
+        )
+        transaction = conn.get_transaction()
+        if transaction is not None:
+            self._pending.setdefault(transaction, []).append(checkpoint)
+
+    # --- the witness, after commit -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, store: Store) -> Iterator[Connection]:
+        """``store.write()`` plus, once it has committed, the witness for any checkpoint signed in it.
+
+        A witness that cannot be reached is logged, not raised: the receipts are committed, and
+        ``sync_witness`` (run by ``pilotgate receipts checkpoint`` and ``verify``) sends the checkpoint
+        later. A witness that *refuses* the checkpoint (rollback or fork) raises VerificationError.
+        """
+        with store.write() as conn:
+            transaction = conn.get_transaction()
+            yield conn
+        made = self._pending.pop(transaction, []) if transaction is not None else []
+        if made and self.witness is not None:
+            try:
+                self.publish(made)
+            except WitnessError as exc:
+                log.warning("checkpoint not witnessed yet: %s", exc)
+
+    def publish(self, made: Iterable[Checkpoint]) -> None:
+        """Send committed checkpoints to the witness, in order of size."""
+        if self.witness is None:
+            return
+        for checkpoint in sorted(made, key=lambda item: item.size):
+            self.witness.submit(checkpoint)
+
+    def sync_witness(self, conn: Connection) -> Checkpoint | None:
+        """Send the latest stored checkpoint to the witness when the witness lacks it; returns it."""
+        if self.witness is None:
+            return None
+        note = conn.execute(
+            select(checkpoints.c.note)
+            .where(checkpoints.c.pilot == self.pilot)
+            .order_by(checkpoints.c.size.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if note is None:
+            return None
+        latest = parse_checkpoint(note)
+        witnessed = self.witness.latest(self.pilot)
+        if witnessed is None or witnessed.size != latest.size or witnessed.root != latest.root:
+            self.witness.submit(latest)
+        return latest
+
+    # --- the head row ------------------------------------------------------------------------------
+
+    def _lock_head(self, conn: Connection) -> tuple[int, str, Frontier]:
+        """Read (creating if needed) and lock the chain head for the rest of the transaction."""
+        sql = _sql(conn)
+        row = conn.exec_driver_sql(sql["select_head"], (self.pilot,)).one_or_none()
+        if row is None:
+            conn.exec_driver_sql(sql["insert_head"], (self.pilot, ZERO_HASH))
+            row = conn.exec_driver_sql(sql["select_head"], (self.pilot,)).one()
+        size = int(row[0])
+        return size, str(row[1]), Frontier.from_hex(size, row[2])
+
+    def _store_head(self, conn: Connection, size: int, head: str, frontier: Frontier) -> None:
+        conn.exec_driver_sql(_sql(conn)["update_head"], (size, head, frontier.to_hex(), self.pilot))
+
+
+_SQL = {
+    "select_head": "SELECT size, head, frontier FROM chain_heads WHERE pilot = ?",
+    "insert_head": "INSERT INTO chain_heads (pilot, size, head, frontier) VALUES (?, 0, ?, '') "
+    "ON CONFLICT DO NOTHING",
+    "update_head": "UPDATE chain_heads SET size = ?, head = ?, frontier = ? WHERE pilot = ?",
+    "insert_receipt": "INSERT INTO receipts (pilot, seq, hash, prev, kind, task, at, canonical) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+}
+"""The hot path's statements, as driver SQL: an append runs three of them, and SQLAlchemy's statement
+construction cost more than the statements themselves (about 150 µs against 10 µs each, measured)."""
+
+_SQL_BY_DIALECT = {
+    "sqlite": _SQL,
+    "postgresql": {
+        **{name: text.replace("?", "%s") for name, text in _SQL.items()},
+        "select_head": _SQL["select_head"].replace("?", "%s") + " FOR UPDATE",
+    },
+}
+
+
+def _sql(conn: Connection) -> dict[str, str]:
+    try:
+        return _SQL_BY_DIALECT[conn.dialect.name]
+    except KeyError:
+        raise RuntimeError(f"receipts support SQLite and PostgreSQL, not {conn.dialect.name}") from None
+
+
+def read_head(conn: Connection, pilot: str) -> ChainHead:
+    """The chain's length and last hash as the head row records them (0 and the zero hash when empty)."""
+    row = conn.execute(
+        select(chain_heads.c.size, chain_heads.c.head).where(chain_heads.c.pilot == pilot)
+    ).one_or_none()
+    return (
+        ChainHead(size=0, head=ZERO_HASH)
+        if row is None
+        else ChainHead(size=int(row.size), head=str(row.head))
+    )
+
+
+def append(
+    conn: Connection,
+    *,
+    pilot: str,
+    kind: str,
+    body: Mapping[str, Any],
+    actor: Actor | Mapping[str, str] | tuple[str, str],
+    task: str | None = None,
+    release: str | None = None,
+    refs: Sequence[str] = (),
+    at: datetime | None = None,
+) -> AppendedReceipt:
+    """Append one receipt with default settings (no signer, no redaction beyond known shapes)."""
+    return ReceiptLog(pilot).append(
+        conn, kind=kind, body=body, actor=actor, task=task, release=release, refs=refs, at=at
+    )
+
+
+def open_log(
+    pilot: str,
+    *,
+    signing_key: Path | None,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    witness: str | None = None,
+    base: Path | None = None,
+    redactor: Redactor | None = None,
+    clock: Clock = utc_now,
+) -> ReceiptLog:
+    """A pilot's log as pilot.yaml's ``receipts`` section declares it: key, checkpoint interval, witness.
+
+    ``signing_key`` None means no checkpoints (tests, tools that only read); a path that cannot be loaded
+    raises SigningKeyError with a hint. ``witness`` is a file path (relative to ``base``) or an http(s) URL.
+    """
+    signer = signer_for(pilot, load_signing_key(signing_key)) if signing_key is not None else None
+    return ReceiptLog(
+        pilot,
+        signer=signer,
+        checkpoint_every=checkpoint_every,
+        witness=open_witness(witness, base=base) if witness else None,
+        redactor=redactor if redactor is not None else Redactor(),
+        clock=clock,
+    )
