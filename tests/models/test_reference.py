@@ -165,7 +165,10 @@ def test_odd_questions_abstain_without_error(question: str) -> None:
 def test_wrapped_lines_are_one_sentence() -> None:
     from pilotgate.models.reference import _sentences
 
-    text = "# Refund timing\nRefunds are issued within 5 days after the warehouse receives\nthe return. Cards take longer.\n- one item\n- two"
+    text = (
+        "# Refund timing\nRefunds are issued within 5 days after the warehouse receives\n"
+        "the return. Cards take longer.\n- one item\n- two"
+    )
     assert _sentences(text) == [
         "Refund timing",
         "Refunds are issued within 5 days after the warehouse receives the return.",

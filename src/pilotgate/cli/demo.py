@@ -1,4 +1,4 @@
-"""`pilotgate demo`: a throwaway support-desk pilot, about twenty tasks, a verified chain, a caught forgery."""
+"""`pilotgate demo`: a throwaway support-desk pilot, twenty tasks, a verified chain, a caught forgery."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def _read(path: Path, filename: str) -> str:
 
 
 def _load(text: str, filename: str) -> tuple[PilotSpec, list[ConfigIssue], CommentedMap]:
-    """The validated spec, its warnings and the positioned document, or a ConfigError with every issue in file order."""
+    """The spec, its warnings and the positioned document; or a ConfigError with every issue in file order."""
     document = parse_yaml(text, filename)
     if document is None:
         raise ConfigError(
