@@ -70,7 +70,9 @@ class ConfigError(PilotgateError):
     def __init__(self, issues: list[ConfigIssue], *, hint: str | None = None) -> None:
         self.issues = list(issues)
         count = len(self.issues)
-        head = f"{count} problem{'s' if count != 1 else ''} in {self.issues[0].file}" if issues else "bad config"
+        head = (
+            f"{count} problem{'s' if count != 1 else ''} in {self.issues[0].file}" if issues else "bad config"
+        )
         super().__init__(head + ":\n" + "\n".join(f"  {issue}" for issue in self.issues), hint=hint)
 
 
@@ -111,6 +113,8 @@ class VerificationError(PilotgateError):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, failures: list[object] | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, failures: list[object] | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.failures = list(failures or [])

@@ -71,6 +71,9 @@ _TRIGGERS = (
 """Substrings (lowercase) that every shape needs: a string holding none of them skips the regex, which
 keeps redaction at well under a microsecond for the ordinary strings of a body."""
 
+_TRIGGER_SEARCH = re.compile("|".join(re.escape(trigger) for trigger in _TRIGGERS)).search
+"""One scan for every trigger at once (a Python loop of ``in`` tests cost ~8 µs a body, measured)."""
+
 _precheck_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=True).encode
 
 _FEW_SECRETS = 32
@@ -136,8 +139,7 @@ class Redactor:
         if values and (len(values) > _FEW_SECRETS or any(value in text for value in values)):
             return True
         if self._shapes:
-            lowered = text.lower()
-            return any(trigger in lowered for trigger in _TRIGGERS)
+            return _TRIGGER_SEARCH(text.lower()) is not None
         return False
 
     def redact(self, value: Any) -> Any:
