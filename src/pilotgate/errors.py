@@ -7,6 +7,7 @@ setting) and a ``hint`` saying what to do about it. The CLI maps them to one mes
     PilotgateError
     ├── UsageError                 a command was called wrongly (exit 2)
     ├── ConfigError                pilot.yaml is broken; carries every ConfigIssue at once (exit 2)
+    │   └── PolicyError            a policy rule does not compile or names an unknown variable
     ├── SourceError                a declared source cannot be read (exit 2)
     ├── StoreError                 the database cannot be used (exit 2)
     │   ├── StoreUnavailableError  cannot open, locked, unreachable
@@ -15,7 +16,9 @@ setting) and a ``hint`` saying what to do about it. The CLI maps them to one mes
     ├── WitnessError               a witness location cannot be read or written (exit 2)
     ├── ReceiptNotFoundError       a receipt or checkpoint asked for does not exist (exit 2)
     ├── TaskError                  a task cannot run (unknown user, ...) (exit 2)
-    └── VerificationError          the receipt chain or a checkpoint does not verify (exit 1)
+    ├── VerificationError          the receipt chain or a checkpoint does not verify (exit 1)
+    ├── SecretError                a secret reference cannot be resolved; never shows the value (exit 2)
+    └── PolicyTestFailed           a declared policy test got another decision (exit 1)
 """
 
 from __future__ import annotations
@@ -110,6 +113,30 @@ class TaskError(PilotgateError):
 
 class VerificationError(PilotgateError):
     """The receipt chain or a checkpoint does not verify; ``failures`` names each place."""
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, *, failures: list[object] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.failures = list(failures or [])
+
+
+class PolicyError(ConfigError):
+    """A policy rule does not compile, or uses a variable other than user, tool, args, task, budget."""
+
+
+class SecretError(PilotgateError):
+    """A secret reference cannot be resolved; ``reference`` names it, the message never holds the value."""
+
+    def __init__(self, message: str, *, reference: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reference = reference
+
+
+class PolicyTestFailed(PilotgateError):
+    """One or more of pilot.yaml's policy tests got a decision other than the expected one."""
 
     exit_code = 1
 

@@ -36,5 +36,12 @@ PILOT = Setting(
 )
 DEBUG = Setting(env="PILOTGATE_DEBUG", default=None, doc="Set to 1 to print tracebacks for every error.")
 
-ALL: tuple[Setting, ...] = (DB, PILOT, DEBUG)
+VAULT_MOUNT = Setting(
+    env="PILOTGATE_VAULT_MOUNT", default="secret", doc="KV v2 mount point for vault: secret references."
+)
+VAULT_TIMEOUT = Setting(
+    env="PILOTGATE_VAULT_TIMEOUT", default="5", doc="Seconds to wait for Vault before failing closed."
+)
+
+ALL: tuple[Setting, ...] = (DB, PILOT, DEBUG, VAULT_MOUNT, VAULT_TIMEOUT)
 """Every setting, for `pilotgate --help` and the docs."""

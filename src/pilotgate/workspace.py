@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pilotgate.clock import Clock, utc_now
 from pilotgate.errors import ConfigError, ConfigIssue
+from pilotgate.policy import policy_issues
 from pilotgate.receipts import (
     PublicKey,
     ReceiptLog,
@@ -104,7 +105,8 @@ def open_workspace(
 
 
 def environment_issues(loaded: LoadedPilot) -> list[ConfigIssue]:
-    """What pilot.yaml names that is not there: source folders and files, the signing key."""
+    """What a valid pilot.yaml still gets wrong: missing source folders and files, policy rules that do
+    not compile, a missing signing key."""
     issues: list[ConfigIssue] = []
     for index, source in enumerate(loaded.spec.sources):
         if isinstance(source, FolderSource):
@@ -127,6 +129,7 @@ def environment_issues(loaded: LoadedPilot) -> list[ConfigIssue]:
                         "fix the path (relative paths start at pilot.yaml's folder)",
                     )
                 )
+    issues.extend(policy_issues(loaded))
     key = loaded.resolve(loaded.spec.receipts.signing_key)
     if not key.is_file():
         issues.append(

@@ -6,7 +6,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "init", "config", "run", "receipts", "db")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "init", "config", "run", "receipts", "policy", "db")
 """Modules under pilotgate.cli, each with a ``register(app: typer.Typer) -> None``."""
 
 

@@ -21,7 +21,7 @@ class Rule(SpecModel):
     decision: Decision
     """What the rule decides when it matches: allow, deny or require_approval."""
     when: Expression
-    """CEL expression over `user`, `tool` and `args`; an evaluation error counts as deny."""
+    """CEL expression over `user`, `tool`, `args`, `task` and `budget`; an evaluation error counts as deny."""
     approvers: list[GroupName] = Field(default=[])
     """Groups whose users may approve (require_approval only; at least one)."""
     expires: Duration = timedelta(hours=24)
