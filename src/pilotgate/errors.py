@@ -16,9 +16,10 @@ setting) and a ``hint`` saying what to do about it. The CLI maps them to one mes
     ├── WitnessError               a witness location cannot be read or written (exit 2)
     ├── ReceiptNotFoundError       a receipt or checkpoint asked for does not exist (exit 2)
     ├── TaskError                  a task cannot run (unknown user, ...) (exit 2)
-    ├── VerificationError          the receipt chain or a checkpoint does not verify (exit 1)
     ├── SecretError                a secret reference cannot be resolved; never shows the value (exit 2)
-    └── PolicyTestFailed           a declared policy test got another decision (exit 1)
+    └── CheckFailed                a check ran and failed; ``failures`` names each place (exit 1)
+        ├── VerificationError      the receipt chain or a checkpoint does not verify
+        └── PolicyTestFailed       a declared policy test got another decision
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ class TaskError(PilotgateError):
     """A task cannot be started or run as asked (an unknown user, an empty question)."""
 
 
-class VerificationError(PilotgateError):
-    """The receipt chain or a checkpoint does not verify; ``failures`` names each place."""
+class CheckFailed(PilotgateError):
+    """A check ran and found problems (exit 1, unlike the exit 2 of errors that stop a check running)."""
 
     exit_code = 1
 
@@ -121,6 +122,11 @@ class VerificationError(PilotgateError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.failures = list(failures or [])
+        """Each place the check failed, first first."""
+
+
+class VerificationError(CheckFailed):
+    """The receipt chain or a checkpoint does not verify; ``failures`` names each place."""
 
 
 class PolicyError(ConfigError):
@@ -135,13 +141,5 @@ class SecretError(PilotgateError):
         self.reference = reference
 
 
-class PolicyTestFailed(PilotgateError):
+class PolicyTestFailed(CheckFailed):
     """One or more of pilot.yaml's policy tests got a decision other than the expected one."""
-
-    exit_code = 1
-
-    def __init__(
-        self, message: str, *, failures: list[object] | None = None, hint: str | None = None
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.failures = list(failures or [])
