@@ -24,11 +24,24 @@ def check(
     loaded = load_workspace_config(path or pilot)
     check_environment(loaded)
     spec = loaded.spec
-    console.print(
-        f"[green]ok[/] {loaded.path}: pilot [bold]{spec.pilot.name}[/] (owner {spec.pilot.owner}), "
-        f"{len(spec.users)} users, {len(spec.sources)} sources, {len(spec.models) or 1} models, "
-        f"{len(spec.tools)} tools"
+    counts = ", ".join(
+        _count(number, noun)
+        for number, noun in (
+            (len(spec.users), "user"),
+            (len(spec.sources), "source"),
+            (len(spec.models) or 1, "model"),
+            (len(spec.tools), "tool"),
+            (len(spec.policy.rules), "policy rule"),
+        )
     )
+    pilot = f"pilot [bold]{spec.pilot.name}[/] (owner {spec.pilot.owner})"
+    console.print(f"[green]ok[/] {loaded.path}: {pilot}, {counts}")
+    for warning in loaded.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def schema() -> None:
