@@ -17,6 +17,20 @@ setting) and a ``hint`` saying what to do about it. The CLI maps them to one mes
     ├── ReceiptNotFoundError       a receipt or checkpoint asked for does not exist (exit 2)
     ├── TaskError                  a task cannot run (unknown user, ...) (exit 2)
     ├── SecretError                a secret reference cannot be resolved; never shows the value (exit 2)
+    ├── ToolError                  a tool call cannot be made as asked (exit 2)
+    │   ├── UnknownToolError       a model or caller named a tool pilot.yaml does not declare
+    │   ├── ToolArgumentsError     arguments fail the schema or size limits; names the path, not the value
+    │   └── ToolAdapterError       an adapter cannot be loaded (import, unreadable mcp: target, no SDK)
+    ├── ApprovalError              an approval cannot be decided or used as asked (exit 1)
+    │   ├── ApprovalNotFoundError  no approval with that id in this pilot (exit 2)
+    │   └── ApprovalRefusedError   not an approver, the requester, decided, expired, or bound elsewhere
+    ├── ModelError                 a model could not answer; names the model, never its key (exit 2)
+    │   ├── ModelUnavailableError  down, timed out, an HTTP error or a reply that cannot be used
+    │   │   ├── ModelTimeoutError      no reply within the model's timeout (retried)
+    │   │   ├── ModelConnectionError   the endpoint cannot be reached (retried)
+    │   │   ├── ModelHTTPError         an HTTP error status (429 and 5xx retried, other 4xx not)
+    │   │   └── ModelReplyError        malformed JSON, no choices, malformed tool arguments
+    │   └── AllModelsFailed        every routed model failed; ``attempts`` says how each one did
     └── CheckFailed                a check ran and failed; ``failures`` names each place (exit 1)
         ├── VerificationError      the receipt chain or a checkpoint does not verify
         └── PolicyTestFailed       a declared policy test got another decision
@@ -143,3 +157,115 @@ class SecretError(PilotgateError):
 
 class PolicyTestFailed(CheckFailed):
     """One or more of pilot.yaml's policy tests got a decision other than the expected one."""
+
+
+class ModelError(PilotgateError):
+    """A model could not answer. Messages name the model and the cause; they never hold an API key."""
+
+    def __init__(self, message: str, *, model: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.model = model
+
+
+class ModelUnavailableError(ModelError):
+    """One call to one model failed; ``retryable`` says whether the same call may succeed if tried again."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        cause: str,
+        status: int | None = None,
+        retryable: bool | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, model=model, hint=hint)
+        self.cause = cause
+        self.status = status
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class ModelTimeoutError(ModelUnavailableError):
+    """The model did not answer within its timeout; worth retrying."""
+
+    retryable = True
+
+
+class ModelConnectionError(ModelUnavailableError):
+    """The model's endpoint cannot be reached (refused, reset, DNS); worth retrying."""
+
+    retryable = True
+
+
+class ModelHTTPError(ModelUnavailableError):
+    """The endpoint answered with an HTTP error status; 429 and 5xx are retried, other 4xx are not."""
+
+
+class ModelReplyError(ModelUnavailableError):
+    """The reply cannot be used: not JSON, not a chat completion, or tool arguments that do not parse."""
+
+
+class AllModelsFailed(ModelError):
+    """Every model in the route failed; ``attempts`` lists each try, so the degraded mode can take over."""
+
+    def __init__(self, message: str, *, attempts: list[object], hint: str | None = None) -> None:
+        super().__init__(message, model="", hint=hint)
+        self.attempts = list(attempts)
+
+
+class ToolError(PilotgateError):
+    """A tool call cannot be made as asked; ``tool`` names the tool."""
+
+    def __init__(self, message: str, *, tool: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.tool = tool
+
+
+class UnknownToolError(ToolError):
+    """A model or a caller asked for a tool that pilot.yaml does not declare."""
+
+
+class ToolArgumentsError(ToolError):
+    """A call's arguments fail the tool's JSON Schema or the size limits; ``problems`` names each path.
+
+    Neither the message nor ``problems`` holds a value from the arguments (they may be huge or hostile).
+    """
+
+    def __init__(
+        self, message: str, *, tool: str, problems: list[object] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, tool=tool, hint=hint)
+        self.problems = list(problems or [])
+
+
+class ToolAdapterError(ToolError):
+    """A tool's adapter cannot be loaded: a module that does not import, an unreadable ``mcp:`` target."""
+
+
+class ApprovalError(PilotgateError):
+    """An approval cannot be decided or used as asked; ``approval`` is the id."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, approval: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.approval = approval
+
+
+class ApprovalNotFoundError(ApprovalError):
+    """No approval request with that id exists in this pilot (unknown, mistyped or forged)."""
+
+    exit_code = 2
+
+
+class ApprovalRefusedError(ApprovalError):
+    """The approval store said no; ``code`` says why: ``not_an_approver``, ``self_approval``, ``decided``,
+    ``expired``, ``binding`` (another tool, task or arguments), ``not_approved`` or ``consumed``."""
+
+    def __init__(self, message: str, *, approval: str, code: str, hint: str | None = None) -> None:
+        super().__init__(message, approval=approval, hint=hint)
+        self.code = code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pilotgate.receipts import REDACTED, Redactor
@@ -99,7 +99,20 @@ def test_registering_while_redacting_is_safe() -> None:
 @settings(max_examples=200, deadline=None)
 @given(prefix=st.text(max_size=20), suffix=st.text(max_size=20), secret=st.text(min_size=6, max_size=30))
 def test_a_registered_secret_never_survives(prefix: str, suffix: str, secret: str) -> None:
+    # A "secret" that overlaps the marker itself ("REDACT", "D]abc") can be re-formed from the marker and
+    # the ordinary text beside it; no real credential looks like that.
+    assume(not _overlaps_marker(secret))
     redactor = Redactor([secret], shapes=False)
     out = redactor.redact_body({"k": prefix + secret + suffix, prefix + secret: 1})
     assert all(secret not in key for key in out)
     assert secret not in out["k"]
+
+
+def _overlaps_marker(secret: str) -> bool:
+    marker = REDACTED
+    if secret in marker:
+        return True
+    edges = range(1, len(marker))
+    return any(secret.startswith(marker[i:]) for i in edges) or any(
+        secret.endswith(marker[:i]) for i in edges
+    )

@@ -2,15 +2,22 @@
 
 Every model pilotgate calls (the offline reference model now; an OpenAI-compatible client and others later)
 implements ``Model.complete``. The request and response are plain values so that the runtime can record
-them in receipts as they are. Tool calling will extend both (tools offered on the request, tool calls asked
-for on the response) without changing what is here.
+them in receipts as they are. Tool calling rides on the same two values: the request offers ``tools`` and
+carries the task's earlier ``turns`` (tool calls and their results); the response may ask for
+``tool_calls`` instead of answering. Every new field has a default, so a plain question-and-context call
+reads as it always did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+from pilotgate.models.calls import ToolCall, ToolDefinition, Turn
+
+FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "other"]
+"""Why the model stopped: it answered, it asked for tools, it ran out of tokens, it was filtered, other."""
 
 
 class Passage(Protocol):
@@ -42,6 +49,14 @@ class ModelRequest:
     instructions: str | None = None
     """System instructions; a model that takes none (the reference model) ignores them."""
     max_output_tokens: int | None = None
+    tools: Sequence[ToolDefinition] = ()
+    """Tools the model may ask for in this turn; empty: it must answer."""
+    turns: Sequence[Turn] = ()
+    """This task's earlier tool calls and their results, in order."""
+
+    def offers(self, name: str) -> bool:
+        """True when a tool called *name* is offered in this request."""
+        return any(tool.name == name for tool in self.tools)
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,13 @@ class ModelResponse:
     latency_ms: float
     abstained: bool = False
     """True when the model said it could not answer from the context (the runtime escalates the task)."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Tools the model asks to call, exactly as asked (names it was not offered included)."""
+    finish_reason: FinishReason = "stop"
+    unknown_tools: tuple[str, ...] = ()
+    """Names in ``tool_calls`` that the request did not offer; the runtime refuses those calls."""
+    usage_estimated: bool = False
+    """True when the endpoint reported no usage and the token counts are pilotgate's approximation."""
 
 
 class Model(Protocol):

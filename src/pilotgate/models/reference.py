@@ -8,6 +8,11 @@ shares a content word with the question it says so plainly and abstains, so the 
 
 It needs no keys and no network, and the same request always gives the same answer, which makes it the
 offline default and the model every test can rely on. Ties are broken by passage order, then sentence order.
+
+Tool rules declared in pilot.yaml make it ask for tools: when a rule matches, the rule's tool is offered
+in the request and the task has not called it yet, it answers with that call. Once the results are in
+(and no other rule fires) it answers from them, citing each result as ``tool:<call id>``; when every call
+failed or was refused it says so and abstains, so the task escalates.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from dataclasses import dataclass, field
 
 from pilotgate.data.terms import STOPWORDS, terms
 from pilotgate.models.base import ModelRequest, ModelResponse, Passage
+from pilotgate.models.calls import ToolCall, ToolResult, calls_in, results_in, tool_citation
+from pilotgate.models.tool_rules import CompiledToolRule
+from pilotgate.spec.sections.llm import ReferenceModel as ReferenceModelSpec
 
 REFERENCE_MODEL_NAME = "pilotgate-reference-extractive-1"
 """The name recorded in receipts; it says what the model is."""
@@ -52,6 +60,14 @@ class ReferenceModel:
     """At most this many sentences in an answer."""
     timer: Callable[[], float] = field(default=time.perf_counter, repr=False)
     """Seconds, monotonic; tests pass a fixed timer so whole traces compare equal."""
+    tool_rules: Sequence[CompiledToolRule] = ()
+    """Requests answered with a tool call, first matching rule first."""
+
+    @classmethod
+    def from_spec(cls, spec: ReferenceModelSpec, **kwargs: object) -> ReferenceModel:
+        """The reference model as pilot.yaml declares it, tool rules compiled."""
+        rules = tuple(CompiledToolRule.from_spec(rule) for rule in spec.tool_rules)
+        return cls(tool_rules=rules, **kwargs)  # type: ignore[arg-type]
 
     @property
     def name(self) -> str:
@@ -64,24 +80,55 @@ class ReferenceModel:
         return REFERENCE_PROVIDER
 
     def complete(self, request: ModelRequest) -> ModelResponse:
-        """Answer from the request's context, citing it; abstain if nothing in it is relevant."""
+        """Ask for a tool a rule names, else answer from tool results, else from the context; abstain if
+        nothing is relevant."""
         started = self.timer()
-        picked = _pick(request.question, request.context, self.max_sentences)
-        if picked:
-            text, citations = _compose(picked, request.context)
+        call = self._next_call(request)
+        results = results_in(request.turns)
+        tool_calls: tuple[ToolCall, ...] = ()
+        if call is not None:
+            text, citations, abstained, tool_calls = "", (), False, (call,)
+        elif results:
+            text, citations, abstained = _from_results(results)
         else:
-            text, citations = NOTHING_FOUND, ()
-        prompt = " ".join([request.question, *(f"{p.heading or ''} {p.text}" for p in request.context)])
+            picked = _pick(request.question, request.context, self.max_sentences)
+            if picked:
+                text, citations = _compose(picked, request.context)
+            else:
+                text, citations = NOTHING_FOUND, ()
+            abstained = not picked
+        prompt = " ".join(
+            [
+                request.question,
+                *(f"{p.heading or ''} {p.text}" for p in request.context),
+                *(result.content for result in results),
+            ]
+        )
         return ModelResponse(
             text=text,
             citations=citations,
             input_tokens=approximate_tokens(prompt),
-            output_tokens=approximate_tokens(text),
+            output_tokens=approximate_tokens(text)
+            + sum(approximate_tokens(str(c.as_dict())) for c in tool_calls),
             model=self.name,
             provider=self.provider,
             latency_ms=round((self.timer() - started) * 1000, 3),
-            abstained=not picked,
+            abstained=abstained,
+            tool_calls=tool_calls,
+            finish_reason="tool_calls" if tool_calls else "stop",
         )
+
+    def _next_call(self, request: ModelRequest) -> ToolCall | None:
+        """The call of the first rule that matches, whose tool is offered and not yet called in this task."""
+        earlier = calls_in(request.turns)
+        called = {call.name for call in earlier}
+        for rule in self.tool_rules:
+            if rule.tool in called or not request.offers(rule.tool):
+                continue
+            arguments = rule.arguments(request)
+            if arguments is not None:
+                return ToolCall(id=f"call_{len(earlier) + 1}", name=rule.tool, arguments=arguments)
+        return None
 
 
 @dataclass(frozen=True)
@@ -174,6 +221,19 @@ def _pick(question: str, context: Sequence[Passage], limit: int) -> list[_Senten
     if not candidates or max(c.covered for c in candidates) < needed:
         return []
     return sorted(candidates, key=lambda s: (-s.in_sentence, -s.in_heading, s.passage, s.position))[:limit]
+
+
+def _from_results(results: Sequence[ToolResult]) -> tuple[str, tuple[str, ...], bool]:
+    """Report each result, citing those that succeeded; abstain when none did."""
+    citations: list[str] = []
+    parts: list[str] = []
+    for result in results:
+        if result.is_error:
+            parts.append(f"{result.name} did not run: {result.content}")
+        else:
+            citations.append(tool_citation(result.call_id))
+            parts.append(f"{result.name} returned: {result.content} [{len(citations)}]")
+    return " ".join(parts), tuple(citations), not citations
 
 
 def _compose(picked: list[_Sentence], context: Sequence[Passage]) -> tuple[str, tuple[str, ...]]:

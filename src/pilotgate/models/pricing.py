@@ -1,0 +1,133 @@
+"""What one model call cost: a price declared in pilot.yaml wins, else genai-prices, else unknown.
+
+Money is a ``Decimal`` here and a string in receipts. genai-prices is read from the snapshot bundled with
+the installed package (its updater is never started, so pricing needs no network); its version goes into
+every receipt it priced, so old costs can be recomputed. A model nobody prices has an *unknown* cost,
+recorded as such, never as zero: a zero would hide spend from budgets and the economics report. The offline
+reference model costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+
+from pilotgate.spec.sections.llm import Price
+
+PriceSource = Literal["declared", "genai-prices", "free", "unknown"]
+"""Where a cost came from: pilot.yaml's `price`, genai-prices, a model that costs nothing, or nowhere."""
+
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class CallCost:
+    """The cost of one call, where its price came from, and why it is unknown when it is."""
+
+    amount: Decimal | None
+    """None when no price is known for the model."""
+    source: PriceSource
+    genai_prices_version: str | None = None
+    """The genai-prices package version that priced the call (only when it did)."""
+    note: str | None = None
+    """Which genai-prices provider matched, or why the cost is unknown."""
+
+    @property
+    def known(self) -> bool:
+        """True when the amount is known."""
+        return self.amount is not None
+
+    def receipt_fields(self) -> dict[str, Any]:
+        """The cost as a receipt records it: the amount as a decimal string (or null) and its provenance."""
+        return {
+            "cost": money(self.amount) if self.amount is not None else None,
+            "price_source": self.source,
+            "genai_prices_version": self.genai_prices_version,
+            "price_note": self.note,
+        }
+
+
+def money(amount: Decimal) -> str:
+    """A decimal amount as a plain string, never in exponent form (``0.00000015``, not ``1.5E-7``)."""
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+FREE = CallCost(Decimal(0), "free", note="the offline reference model")
+
+
+@dataclass(frozen=True)
+class ModelPricing:
+    """How one routed model is priced: declared, looked up in genai-prices, or free."""
+
+    declared: Price | None = None
+    """pilot.yaml's `price`; wins over genai-prices."""
+    model_ref: str | None = None
+    """The model id to look up in genai-prices; None: not priced there."""
+    provider_api_url: str | None = None
+    """The endpoint's base URL, which genai-prices uses to tell the provider apart (api.openai.com, ...)."""
+    free: bool = False
+    """True for models that cost nothing per call (the offline reference model)."""
+
+    def cost(self, input_tokens: int, output_tokens: int) -> CallCost:
+        """The cost of a call with these token counts."""
+        if self.free:
+            return FREE
+        if self.declared is not None:
+            amount = (
+                Decimal(input_tokens) * self.declared.input_per_mtok
+                + Decimal(output_tokens) * self.declared.output_per_mtok
+            ) / MILLION
+            return CallCost(amount, "declared")
+        if self.model_ref is None:
+            return CallCost(None, "unknown", note="no price declared and no model id to look up")
+        return genai_prices_cost(self.model_ref, input_tokens, output_tokens, self.provider_api_url)
+
+
+def genai_prices_cost(
+    model_ref: str, input_tokens: int, output_tokens: int, provider_api_url: str | None = None
+) -> CallCost:
+    """Price a call from genai-prices' bundled snapshot; an unknown model gives an unknown cost.
+
+    The endpoint URL is tried first, since it names the provider exactly (api.openai.com is OpenAI). A URL
+    genai-prices does not know (a local server, a gateway) falls back to the model id alone, and the
+    provider it matched is noted in the receipt: declare a `price` when that guess is wrong.
+    """
+    from genai_prices import Usage, calc_price
+
+    usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    package = genai_prices_version()
+    try:
+        try:
+            if provider_api_url is None:
+                raise LookupError("no endpoint URL")
+            priced = calc_price(usage, model_ref, provider_api_url=provider_api_url)
+        except LookupError:
+            priced = calc_price(usage, model_ref)
+    except LookupError:
+        return CallCost(
+            None,
+            "unknown",
+            genai_prices_version=package,
+            note=f"genai-prices {package} has no price for {model_ref!r}; declare `price` in pilot.yaml",
+        )
+    return CallCost(
+        Decimal(priced.total_price),
+        "genai-prices",
+        genai_prices_version=package,
+        note=f"priced as {priced.provider.id}/{priced.model.id}",
+    )
+
+
+@cache
+def genai_prices_version() -> str | None:
+    """The installed genai-prices version, or None when it is not installed."""
+    try:
+        return version("genai-prices")
+    except PackageNotFoundError:
+        return None

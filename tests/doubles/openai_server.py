@@ -1,0 +1,224 @@
+"""Test double of an OpenAI-compatible chat-completions server, for the real openai SDK to talk to in tests.
+
+A real `http.server` on 127.0.0.1 (ephemeral port) in a thread, speaking HTTP/1.1 with keep-alive like a
+real endpoint. It serves `POST /v1/chat/completions` from a script of replies (text, tool calls, HTTP
+errors, a malformed body, a reply that sleeps past the client's timeout) and records every request (path,
+headers, JSON body) so tests can assert the Authorization header and the messages sent. `closed_port_url`
+gives the URL of a server that is down. It is not OpenAI: no streaming, no other endpoints, no
+validation of what it is sent beyond parsing the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: an HTTP status and body, sent after an optional delay."""
+
+    status: int = 200
+    body: bytes = b""
+    delay: float = 0.0
+    """Seconds to wait before answering (cut short when the double stops)."""
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the double received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Header names lowercased."""
+    body: Any
+    """The JSON body, parsed; None when there was none or it did not parse."""
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages sent."""
+        return list((self.body or {}).get("messages", []))
+
+
+def completion(
+    content: str | None,
+    *,
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    model: str = DEFAULT_MODEL,
+    usage: tuple[int, int] | None = (42, 7),
+) -> Reply:
+    """A chat completion with this content and tool calls; ``usage=None`` leaves usage out."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    body: dict[str, Any] = {
+        "id": "chatcmpl-double",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
+    }
+    if usage is not None:
+        body["usage"] = {
+            "prompt_tokens": usage[0],
+            "completion_tokens": usage[1],
+            "total_tokens": usage[0] + usage[1],
+        }
+    return Reply(body=json.dumps(body).encode())
+
+
+def text(content: str, **kwargs: Any) -> Reply:
+    """A plain answer."""
+    return completion(content, **kwargs)
+
+
+def tool_call(
+    name: str, arguments: dict[str, Any] | str, *, call_id: str = "call_abc", **kwargs: Any
+) -> Reply:
+    """An answer asking for one tool call; a str ``arguments`` is sent as is (to send malformed JSON)."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}}
+    return completion(None, tool_calls=[call], **kwargs)
+
+
+def error(status: int, message: str = "scripted failure") -> Reply:
+    """An HTTP error in OpenAI's error shape."""
+    body = {"error": {"message": message, "type": "server_error", "code": None}}
+    return Reply(status=status, body=json.dumps(body).encode())
+
+
+def malformed() -> Reply:
+    """A 200 whose body is not JSON."""
+    return Reply(body=b'{"id": "chatcmpl-broken", "choices": [{"message": ')
+
+
+def slow(seconds: float, then: Reply | None = None) -> Reply:
+    """A reply that waits ``seconds`` before answering: set it past the client's timeout."""
+    reply = then or text("too late")
+    return Reply(status=reply.status, body=reply.body, delay=seconds, headers=reply.headers)
+
+
+@dataclass
+class OpenAIServerDouble:
+    """A loopback chat-completions server: answers from ``script`` (first in, first out), then ``default``."""
+
+    default: Reply = field(default_factory=lambda: text("Hello from the test double."))
+    script: deque[Reply] = field(default_factory=deque)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        """The base URL to give the client (ends in ``/v1``)."""
+        assert self._server is not None, "start() the double first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def reply(self, *replies: Reply) -> OpenAIServerDouble:
+        """Queue replies for the next requests, in order."""
+        with self._lock:
+            self.script.extend(replies)
+        return self
+
+    def start(self) -> OpenAIServerDouble:
+        """Listen on an ephemeral port of 127.0.0.1 and serve from a daemon thread."""
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 5
+
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out in two writes; without this, delayed ACKs add ~40 ms a reply
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self) -> None:
+                double._handle(self)
+
+            def do_GET(self) -> None:
+                double._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return  # a client that gave up (timeout) is expected here, not a failure
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cutting any sleeping reply short, and close the socket."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenAIServerDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    request.command,
+                    request.path,
+                    {name.lower(): value for name, value in request.headers.items()},
+                    body,
+                )
+            )
+            reply = self.script.popleft() if self.script else self.default
+        if request.path.rstrip("/") != "/v1/chat/completions":
+            reply = error(404, f"no route {request.path}")
+        if reply.delay and self._stopping.wait(reply.delay):
+            return
+        request.send_response(reply.status)
+        for name, value in reply.headers:
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(len(reply.body)))
+        request.end_headers()
+        request.wfile.write(reply.body)
+
+
+def closed_port_url() -> str:
+    """The base URL of a server that is down: a loopback port nothing listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

@@ -1,0 +1,61 @@
+"""Pricing: a declared price wins, else genai-prices from its bundled snapshot, else the cost is unknown."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import genai_prices
+
+from pilotgate.models import CallCost, ModelPricing, genai_prices_cost, money
+from pilotgate.spec import Price
+
+
+def test_a_declared_price_wins_over_genai_prices() -> None:
+    price = Price(input_per_mtok=Decimal("0.10"), output_per_mtok=Decimal("0.20"))
+    cost = ModelPricing(declared=price, model_ref="gpt-4o-mini").cost(1_000_000, 500_000)
+    assert cost == CallCost(Decimal("0.2"), "declared")
+    assert cost.receipt_fields() == {
+        "cost": "0.2",
+        "price_source": "declared",
+        "genai_prices_version": None,
+        "price_note": None,
+    }
+
+
+def test_genai_prices_prices_a_model_it_knows_and_records_its_version() -> None:
+    cost = ModelPricing(model_ref="gpt-4o-mini", provider_api_url="https://api.openai.com/v1").cost(1000, 500)
+    # $0.15 per million input tokens and $0.60 per million output tokens in the bundled snapshot
+    assert cost.amount == Decimal("0.00045")
+    assert cost.source == "genai-prices"
+    assert cost.genai_prices_version == genai_prices.__version__
+    assert cost.note == "priced as openai/gpt-4o-mini"
+    assert cost.receipt_fields()["cost"] == "0.00045"
+
+
+def test_an_endpoint_genai_prices_does_not_know_falls_back_to_the_model_id() -> None:
+    cost = genai_prices_cost("gpt-4o-mini", 1000, 500, "http://127.0.0.1:8000/v1")
+    assert cost.amount == Decimal("0.00045") and "openai/gpt-4o-mini" in (cost.note or "")
+
+
+def test_an_unknown_model_has_an_unknown_cost_not_zero() -> None:
+    cost = ModelPricing(model_ref="llama-local-finetune-7", provider_api_url="http://127.0.0.1:8000/v1").cost(
+        10, 10
+    )
+    assert cost.amount is None and not cost.known
+    assert cost.source == "unknown"
+    assert cost.genai_prices_version == genai_prices.__version__
+    assert "declare `price`" in (cost.note or "")
+    assert cost.receipt_fields()["cost"] is None
+
+
+def test_the_reference_model_is_free() -> None:
+    cost = ModelPricing(free=True).cost(10_000, 10_000)
+    assert cost.amount == 0 and cost.source == "free"
+    assert cost.receipt_fields()["cost"] == "0"
+
+
+def test_money_is_a_plain_decimal_string() -> None:
+    assert money(Decimal("1.5E-7")) == "0.00000015"
+    assert money(Decimal("2.000")) == "2"
+    assert money(Decimal(0)) == "0"
+    assert money(Decimal("12.30")) == "12.3"
