@@ -16,6 +16,10 @@ PACKAGES = [
     "pilotgate.receipts",
     "pilotgate.data",
     "pilotgate.models",
+    "pilotgate.tools",
+    "pilotgate.approvals",
+    "pilotgate.policy",
+    "pilotgate.secrets",
     "pilotgate.runtime",
 ]
 

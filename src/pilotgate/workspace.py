@@ -32,6 +32,7 @@ from pilotgate.spec import (
     load_pilot,
 )
 from pilotgate.store import Store, default_url, open_store
+from pilotgate.tools import tool_issues
 
 
 @dataclass
@@ -130,6 +131,7 @@ def environment_issues(loaded: LoadedPilot) -> list[ConfigIssue]:
                     )
                 )
     issues.extend(policy_issues(loaded))
+    issues.extend(tool_issues(loaded))
     key = loaded.resolve(loaded.spec.receipts.signing_key)
     if not key.is_file():
         issues.append(

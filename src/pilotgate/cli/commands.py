@@ -6,7 +6,17 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "init", "config", "run", "receipts", "policy", "db")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
+    "init",
+    "config",
+    "run",
+    "receipts",
+    "policy",
+    "tools",
+    "approvals",
+    "db",
+)
 """Modules under pilotgate.cli, each with a ``register(app: typer.Typer) -> None``."""
 
 

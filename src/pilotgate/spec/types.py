@@ -352,7 +352,7 @@ _PYTHON_ADAPTER = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def check_adapter(value: Any) -> str:
-    """Accept `python:MODULE:ATTRIBUTE`, an http(s) URL, or `mcp:SERVER/TOOL`."""
+    """Accept `python:MODULE:ATTRIBUTE`, an http(s) URL, or `mcp:stdio:COMMAND ARGS#TOOL` / `mcp:http://HOST/mcp#TOOL`."""
     if isinstance(value, str):
         if _PYTHON_ADAPTER.match(value):
             return value
@@ -362,7 +362,8 @@ def check_adapter(value: Any) -> str:
             return value
     raise PydanticCustomError(
         "pilotgate_adapter",
-        "expected python:MODULE:ATTRIBUTE, an http(s) URL or mcp:SERVER/TOOL; got {got}",
+        "expected python:MODULE:ATTRIBUTE, an http(s) URL or mcp:stdio:COMMAND#TOOL "
+        "/ mcp:http://HOST/mcp#TOOL; got {got}",
         {"got": describe(value)},
     )
 
@@ -372,4 +373,4 @@ Adapter = Annotated[
     BeforeValidator(check_adapter),
     WithJsonSchema({"type": "string", "pattern": r"^(python:|https?://|mcp:)"}),
 ]
-"""How a tool is called: `python:MODULE:ATTRIBUTE`, an http(s) URL, or `mcp:SERVER/TOOL`."""
+"""How a tool is called: `python:MODULE:ATTRIBUTE`, an http(s) URL, or `mcp:stdio:COMMAND ARGS#TOOL` / `mcp:http://HOST/mcp#TOOL`."""

@@ -124,3 +124,48 @@ chunk_groups = Table(
     Index("ix_chunk_groups_grp", "grp", "chunk_id"),
 )
 """Which groups may read a chunk; retrieval joins it inside the ranked query. No row, no read."""
+
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("key", String(71), primary_key=True, doc="the idempotency key, sha256:<hex>"),
+    Column("pilot", String(64), nullable=False),
+    Column("task", String(64), nullable=False),
+    Column("step", Integer, nullable=False, doc="the call's index within its task"),
+    Column("tool", String(64), nullable=False),
+    Column("args", Text, nullable=False, doc="canonical JSON of the checked arguments (to re-call)"),
+    Column("args_hash", String(71), nullable=False),
+    Column("state", String(16), nullable=False, doc="intent | done | failed | parked"),
+    Column("intent_seq", BigInteger, nullable=False, doc="seq of the tool.intent receipt"),
+    Column("result_seq", BigInteger, nullable=True, doc="seq of the tool.result or tool.parked receipt"),
+    Column("output", Text, nullable=True, doc="canonical JSON {content, is_error} as recorded"),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("ix_tool_calls_pilot_task", "pilot", "task"),
+    Index("ix_tool_calls_pilot_state", "pilot", "state"),
+)
+"""Every tool call's intent and outcome, keyed by idempotency key: the executor's never-twice ledger."""
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("pilot", String(64), nullable=False),
+    Column("task", String(64), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("args", Text, nullable=False, doc="canonical JSON of the arguments the approval is bound to"),
+    Column("args_hash", String(71), nullable=False),
+    Column("rule", String(64), nullable=False, doc="the policy rule that required the approval"),
+    Column("approvers", Text, nullable=False, doc="JSON list of the groups whose users may decide"),
+    Column("requested_by", String(128), nullable=False, doc="the user whose task asked; may not decide"),
+    Column("state", String(16), nullable=False, doc="pending | approved | denied | expired | consumed"),
+    Column("decided_by", String(128), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("decided_at", String(40), nullable=True),
+    Column("consumed_at", String(40), nullable=True),
+    Index("ix_approvals_pilot_state", "pilot", "state", "expires_at"),
+    Index("ix_approvals_pilot_task", "pilot", "task"),
+)
+"""Approval requests and their decisions; only a row here, approved and unconsumed, lets a call through."""

@@ -24,7 +24,7 @@ class ToolSpec(SpecModel):
     description: str = ""
     """What the tool does, as the model sees it."""
     adapter: Adapter
-    """How the tool is called: `python:MODULE:ATTRIBUTE`, an http(s) URL, or `mcp:SERVER/TOOL`."""
+    """How the tool is called: `python:MODULE:ATTRIBUTE`, an http(s) URL, or `mcp:stdio:COMMAND ARGS#TOOL` / `mcp:http://HOST/mcp#TOOL`."""
     effect: Effect
     """What a call changes: `read` nothing, `write` our own data, `external` the outside world."""
     risk: Risk
