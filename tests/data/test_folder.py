@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pilotgate.data import FolderSource, SkippedDocument, SourceDocument
+from pilotgate.data import FolderConnector, SkippedDocument, SourceDocument
 from pilotgate.data.connectors.base import MARKDOWN, PLAIN_TEXT
 from pilotgate.errors import SourceError
 
@@ -17,7 +17,7 @@ DenyListing = Callable[[Path], None]
 
 
 def scan(path: Path, **kwargs: object) -> list[SourceDocument | SkippedDocument]:
-    return list(FolderSource("policy", path, ("agents",), **kwargs).scan())  # type: ignore[arg-type]
+    return list(FolderConnector("policy", path, ("agents",), **kwargs).scan())  # type: ignore[arg-type]
 
 
 def test_reads_text_and_markdown_recursively_in_sorted_order(tree: Tree) -> None:
@@ -148,6 +148,6 @@ def test_an_unlistable_source_folder_is_a_source_error(tree: Tree, deny_listing:
 
 
 def test_read_groups_are_normalized(tmp_path: Path) -> None:
-    source = FolderSource("s", str(tmp_path), ["b", "a", "b"])  # type: ignore[arg-type]
+    source = FolderConnector("s", str(tmp_path), ["b", "a", "b"])  # type: ignore[arg-type]
     assert source.read_groups == ("a", "b")
     assert source.path == tmp_path

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from pilotgate.data import (
-    FolderSource,
+    FolderConnector,
     IngestReport,
     SkippedDocument,
     SourceDocument,
@@ -20,9 +22,10 @@ from pilotgate.data import (
     ingest_source,
     search,
 )
+from pilotgate.data.acl import acl_text
 from pilotgate.errors import SourceError
 from pilotgate.store import Store
-from pilotgate.store.tables import chunk_groups, chunks, documents
+from pilotgate.store.tables import chunks, documents
 from pilotgate.testing import FixedClock
 
 Tree = Callable[..., Path]
@@ -35,7 +38,7 @@ SHIPPING = "# Shipping\n\nWe ship worldwide.\n"
 def ingest(store: Store, root: Path, groups: tuple[str, ...] = ("agents", "customers")) -> IngestReport:
     with store.write() as conn:
         return ingest_folder(
-            conn, pilot=PILOT, source=FolderSource("policy", root, groups), clock=FixedClock()
+            conn, pilot=PILOT, source=FolderConnector("policy", root, groups), clock=FixedClock()
         )
 
 
@@ -51,8 +54,16 @@ def active_chunks(store: Store) -> dict[str, tuple[str, int, str | None, str]]:
 
 
 def groups_of(store: Store, chunk: str) -> set[str]:
+    """The groups the chunk's document version grants; its retrieval tokens must say the same."""
     with store.read() as conn:
-        return set(conn.scalars(select(chunk_groups.c.grp).where(chunk_groups.c.chunk_id == chunk)))
+        source, acl, granted = conn.execute(
+            select(chunks.c.source, chunks.c.acl, documents.c.read_groups)
+            .join(documents, documents.c.id == chunks.c.document_id)
+            .where(chunks.c.id == chunk)
+        ).one()
+    groups = set(json.loads(granted))
+    assert acl == acl_text(PILOT, source, groups)
+    return groups
 
 
 def ask(store: Store, query: str, groups: list[str]) -> list[str]:
@@ -152,7 +163,12 @@ def test_front_matter_narrows_the_source_groups(store: Store, tree: Tree) -> Non
         "nobody.md": (),
     }
     assert report.unreadable == ("nobody.md",)
-    assert report.summary()["unreadable"] == ["nobody.md"]
+    assert report.summary()["unreadable"] == [
+        {
+            "uri": "nobody.md",
+            "reason": "its own groups (finance) share none with the source's (agents, customers)",
+        }
+    ]
     assert ask(store, "supervisor", ["customers"]) == []
     assert ask(store, "supervisor", ["agents"]) == ["agents-only.md"]
     assert ask(store, "salaries secret", ["finance", "agents", "customers"]) == []  # fail closed
@@ -225,9 +241,9 @@ def test_the_digest_is_deterministic_across_stores_and_times(
 def test_pilots_and_sources_are_kept_apart(store: Store, tree: Tree) -> None:
     root = tree({"refunds.md": POLICY})
     with store.write() as conn:
-        ingest_folder(conn, pilot="one", source=FolderSource("policy", root, ("g",)), clock=FixedClock())
-        ingest_folder(conn, pilot="two", source=FolderSource("policy", root, ("g",)), clock=FixedClock())
-        ingest_folder(conn, pilot="one", source=FolderSource("copy", root, ("g",)), clock=FixedClock())
+        ingest_folder(conn, pilot="one", source=FolderConnector("policy", root, ("g",)), clock=FixedClock())
+        ingest_folder(conn, pilot="two", source=FolderConnector("policy", root, ("g",)), clock=FixedClock())
+        ingest_folder(conn, pilot="one", source=FolderConnector("copy", root, ("g",)), clock=FixedClock())
     with store.read() as conn:
         one = search(conn, pilot="one", query="refunds", groups=["g"], limit=10)
         two = search(conn, pilot="two", query="refunds", groups=["g"], limit=10)
@@ -239,7 +255,7 @@ def test_pilots_and_sources_are_kept_apart(store: Store, tree: Tree) -> None:
     # ingesting one source never tombstones another's documents
     with store.write() as conn:
         again = ingest_folder(
-            conn, pilot="one", source=FolderSource("copy", root, ("g",)), clock=FixedClock()
+            conn, pilot="one", source=FolderConnector("copy", root, ("g",)), clock=FixedClock()
         )
     assert again.count("unchanged") == 1
 
@@ -272,8 +288,8 @@ def test_a_large_document_is_written_in_batches(store: Store, tree: Tree) -> Non
     report = ingest(store, root)
     assert report.chunks_written == 3000
     with store.read() as conn:
-        assert conn.scalar(select(chunk_groups.c.grp).limit(1)) in {"agents", "customers"}
-        assert len(conn.execute(select(chunk_groups.c.chunk_id)).all()) == 6000
+        assert conn.scalar(select(documents.c.read_groups)) == '["agents","customers"]'
+        assert len(conn.execute(select(chunks.c.id).where(chunks.c.acl != "")).all()) == 3000
 
 
 def test_the_summary_is_json_ready(store: Store, tree: Tree) -> None:
@@ -283,3 +299,52 @@ def test_the_summary_is_json_ready(store: Store, tree: Tree) -> None:
     summary = report.summary()
     assert json.loads(json.dumps(summary)) == summary
     assert {"new", "changed", "unchanged", "acl_changed", "tombstoned", "skipped", "digest"} <= set(summary)
+
+
+def test_edits_deletions_and_renames_keep_versions_and_provenance(store: Store, tree: Tree) -> None:
+    root = tree({"refunds.md": POLICY, "shipping.md": SHIPPING, "faq.md": "# FAQ\n\nAsk us.\n"})
+    clock = FixedClock(start=datetime(2026, 1, 1, tzinfo=UTC), step=timedelta(days=1))
+
+    def run() -> IngestReport:
+        with store.write() as conn:
+            return ingest_folder(
+                conn, pilot=PILOT, source=FolderConnector("policy", root, ("agents",)), clock=clock
+            )
+
+    run()
+    (root / "refunds.md").write_text(POLICY.replace("14 days", "30 days"), encoding="utf-8")  # edit
+    (root / "shipping.md").rename(root / "delivery.md")  # rename
+    (root / "faq.md").unlink()  # delete
+    second = run()
+    actions = {o.uri: (o.action, o.version) for o in second.documents}
+    assert actions == {
+        "refunds.md": ("changed", 2),
+        "shipping.md": ("tombstoned", 2),
+        "delivery.md": ("new", 1),
+        "faq.md": ("tombstoned", 2),
+    }
+    renamed = next(o for o in second.documents if o.uri == "delivery.md")
+    old = next(o for o in second.documents if o.uri == "shipping.md")
+    assert renamed.content_hash != old.content_hash  # the tombstone carries the empty hash
+    with store.read() as conn:
+        rows = conn.execute(
+            select(
+                documents.c.uri, documents.c.version, documents.c.ingested_at, documents.c.tombstoned
+            ).order_by(documents.c.uri, documents.c.version)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("delivery.md", 1, "2026-01-02T00:00:00.000000Z", False),
+        ("faq.md", 1, "2026-01-01T00:00:00.000000Z", False),
+        ("faq.md", 2, "2026-01-02T00:00:00.000000Z", True),
+        ("refunds.md", 1, "2026-01-01T00:00:00.000000Z", False),
+        ("refunds.md", 2, "2026-01-02T00:00:00.000000Z", False),
+        ("shipping.md", 1, "2026-01-01T00:00:00.000000Z", False),
+        ("shipping.md", 2, "2026-01-02T00:00:00.000000Z", True),
+    ]
+    with store.read() as conn:
+        (hit,) = search(conn, pilot=PILOT, query="ship worldwide", groups=["agents"])
+        refunds = search(conn, pilot=PILOT, query="30 days", groups=["agents"])
+    assert (hit.uri, hit.version, hit.ingested_at) == ("delivery.md", 1, "2026-01-02T00:00:00.000000Z")
+    assert hit.modified_at is not None and hit.content_at == hit.modified_at
+    assert [(r.uri, r.version) for r in refunds] == [("refunds.md", 2)]
+    assert run().count("unchanged") == 2  # and nothing more happens

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pilotgate.data import FolderSource, RetrievedChunk, ingest_folder, search
+from pilotgate.data import FolderConnector, RetrievedChunk, ingest_folder, search
 from pilotgate.data.retrieval import fts5_match, websearch_query
 from pilotgate.data.terms import content_terms
 from pilotgate.store import Store
@@ -33,7 +33,7 @@ def corpus(store: Store, tree: Tree) -> Store:
         ingest_folder(
             conn,
             pilot=PILOT,
-            source=FolderSource("policy", tree(CORPUS), ("agents", "customers")),
+            source=FolderConnector("policy", tree(CORPUS), ("agents", "customers")),
             clock=FixedClock(),
         )
     return store
@@ -111,7 +111,7 @@ def test_inactive_versions_are_not_returned(corpus: Store, tmp_path: Path) -> No
         ingest_folder(
             conn,
             pilot=PILOT,
-            source=FolderSource("policy", folder, ("agents", "customers")),
+            source=FolderConnector("policy", folder, ("agents", "customers")),
             clock=FixedClock(),
         )
     assert find(corpus, "tracking email", ["customers"]) == []
@@ -167,7 +167,7 @@ def test_terms_are_quoted_and_ored() -> None:
 def test_ties_are_broken_by_chunk_id(store: Store, tree: Tree) -> None:
     root = tree({f"same{i}.txt": "identical refund text" for i in range(5)})
     with store.write() as conn:
-        ingest_folder(conn, pilot=PILOT, source=FolderSource("s", root, ("g",)), clock=FixedClock())
+        ingest_folder(conn, pilot=PILOT, source=FolderConnector("s", root, ("g",)), clock=FixedClock())
     hits = find(store, "refund", ["g"], limit=10)
     assert len(hits) == 5
     assert [hit.chunk_id for hit in hits] == sorted(hit.chunk_id for hit in hits)

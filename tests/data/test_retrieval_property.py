@@ -1,7 +1,10 @@
-"""Property: for random groups, ACLs, edits and queries, search never returns a chunk the user may not read.
+"""Property: for random groups, ACLs, edits, conflicts and queries, neither ``search`` nor ``retrieve`` ever
+returns a chunk the user may not read, nor one whose document lost a conflict.
 
-Runs on SQLite and PostgreSQL through the real ingest path (an in-memory connector). Each example gets its
-own pilot name, so examples share the store without seeing each other's chunks.
+Runs on SQLite and PostgreSQL through the real ingest and reconcile path (an in-memory connector). Each
+example gets its own pilot name, so examples share the store without seeing each other's chunks. The oracle
+is computed here, from the generated documents alone: who may read (source groups narrowed by the document's
+own ACL) and who wins each record key (the source ranked first, then the lower uri).
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pilotgate.data import SourceDocument, effective_groups, ingest_source, search
+from pilotgate.data import (
+    SourceDocument,
+    SourceRegistry,
+    SourceRules,
+    effective_groups,
+    ingest_source,
+    reconcile,
+    retrieve,
+    search,
+)
 from pilotgate.store import Store
 from pilotgate.testing import FixedClock
 
@@ -20,6 +32,7 @@ GROUPS = ["g0", "g1", "g2", "g3"]
 VOCAB = ["refund", "parcel", "damage", "invoice", "canary"]
 JUNK = ['"', "AND", "OR", "NOT", "NEAR", "*", ":", "-", "(", ")", "^", "what", "the", "'", "\\"]
 SOURCES = ["policy", "orders"]
+REGISTRY = SourceRegistry.of([SourceRules("policy", rank=1), SourceRules("orders", rank=2)])
 
 _pilots = itertools.count()
 
@@ -32,6 +45,7 @@ class Doc:
     uri: str
     words: tuple[str, ...]
     acl: frozenset[str] | None
+    key: str | None = None
 
 
 docs = st.builds(
@@ -40,6 +54,7 @@ docs = st.builds(
     uri=st.sampled_from([f"doc{i}" for i in range(6)]),
     words=st.lists(st.sampled_from(VOCAB), min_size=1, max_size=8).map(tuple),
     acl=st.none() | group_sets,
+    key=st.none() | st.sampled_from(["id=1", "id=2"]),
 )
 queries = st.one_of(
     st.lists(st.sampled_from(VOCAB), min_size=1, max_size=3).map(" ".join),
@@ -75,25 +90,41 @@ def test_search_never_returns_what_the_user_may_not_read(
         with store.write() as conn:
             for name in SOURCES:
                 items = [
-                    SourceDocument(doc.uri, ". ".join(doc.words), read_groups=_acl(doc.acl))
+                    SourceDocument(
+                        doc.uri, ". ".join(doc.words), read_groups=_acl(doc.acl), record_key=doc.key
+                    )
                     for (source, _), doc in sorted(current.items())
                     if source == name
                 ]
                 connector = list_connector(name, tuple(sorted(source_groups[name])), items)
                 ingest_source(conn, pilot=pilot, connector=connector, clock=clock, max_chunk_chars=20)
+            reconcile(conn, pilot=pilot, registry=REGISTRY)
         latest = current
 
     with store.read() as conn:
         hits = search(conn, pilot=pilot, query=query, groups=sorted(user), limit=100)
+        full = retrieve(conn, pilot=pilot, query=query, groups=sorted(user), limit=100, registry=REGISTRY)
 
+    winners: dict[str, tuple[str, str]] = {}
+    for (source, uri), doc in sorted(
+        latest.items(), key=lambda item: (SOURCES.index(item[0][0]), item[0][1])
+    ):
+        if doc.key is not None:
+            winners.setdefault(doc.key, (source, uri))
+    superseded = {k for k, doc in latest.items() if doc.key is not None and winners[doc.key] != k}
     readable = {
         key
         for key, doc in latest.items()
-        if set(effective_groups(source_groups[doc.source], _acl(doc.acl))) & user
+        if set(effective_groups(source_groups[doc.source], _acl(doc.acl))) & user and key not in superseded
     }
-    for hit in hits:
+    for hit in [*hits, *full.chunks]:
         assert (hit.source, hit.uri) in readable, f"{hit} leaked to {sorted(user)}"
         assert hit.text in ". ".join(latest[(hit.source, hit.uri)].words), "an old version was returned"
+    assert {hit.chunk_id for hit in full.chunks} <= {hit.chunk_id for hit in hits}
+    for hit in full.chunks:
+        for note in hit.conflicts:  # a named loser is one the user may read
+            loser = latest[(note.source, note.uri)]
+            assert set(effective_groups(source_groups[note.source], _acl(loser.acl))) & user
     # and the filter is not vacuous: a readable document holding a query word is found
     asked = {word for word in query.lower().split() if word in VOCAB}
     if any(asked & set(latest[key].words) for key in readable):

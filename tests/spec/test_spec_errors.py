@@ -65,7 +65,7 @@ def test_bad_enum(issues_of: IssuesOf) -> None:
 def test_bad_union_tag(issues_of: IssuesOf) -> None:
     text = HEAD + "sources:\n  - name: s\n    kind: xls\n    path: s.xls\n"
     assert issues_of(text) == [
-        'pilot.yaml:5:5: sources[0].kind: expected one of folder, csv, jsonl, sql; got "xls"'
+        'pilot.yaml:5:5: sources[0].kind: expected one of folder, csv, jsonl, sql, plugin; got "xls"'
     ]
 
 
@@ -88,14 +88,15 @@ def test_missing_field_of_one_kind(issues_of: IssuesOf) -> None:
     text = HEAD + "sources:\n  - name: s\n    kind: csv\n    path: s.csv\n"
     assert issues_of(text) == [
         'pilot.yaml:4:5: sources[0]: missing required field "key" '
-        "(The column that identifies a record across versions.)"
+        "(The field that identifies a record across versions and sources (same key, same record).)"
     ]
 
 
 def test_missing_kind(issues_of: IssuesOf) -> None:
     text = HEAD + "sources:\n  - name: s\n    path: s.csv\n"
     assert issues_of(text) == [
-        'pilot.yaml:4:5: sources[0]: missing required field "kind" (kind is one of folder, csv, jsonl, sql)'
+        'pilot.yaml:4:5: sources[0]: missing required field "kind" '
+        "(kind is one of folder, csv, jsonl, sql, plugin)"
     ]
 
 

@@ -55,7 +55,8 @@ def test_schema_defaults_are_written_as_in_pilot_yaml() -> None:
 def test_sources_and_models_are_discriminated_in_the_schema() -> None:
     props = pilot_json_schema()["properties"]
     assert props["sources"]["items"]["discriminator"]["propertyName"] == "kind"
-    assert set(props["sources"]["items"]["discriminator"]["mapping"]) == {"folder", "csv", "jsonl", "sql"}
+    kinds = {"folder", "csv", "jsonl", "sql", "plugin"}
+    assert set(props["sources"]["items"]["discriminator"]["mapping"]) == kinds
     assert props["models"]["items"]["discriminator"]["propertyName"] == "provider"
 
 

@@ -8,6 +8,7 @@ import typer
 
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
+    "sources",
     "init",
     "config",
     "run",

@@ -1,42 +1,104 @@
-"""Data: source connectors, chunking, incremental ingest, and retrieval filtered by the caller's groups."""
+"""Data: source connectors, chunking, incremental ingest with provenance, conflicts and duplicates, and
+retrieval filtered by the caller's groups inside the ranked query."""
 
+from pilotgate.data.checks import (
+    Canary,
+    DataCase,
+    DataCaseResult,
+    canary_leaks,
+    evaluate_data_case,
+    make_canary,
+    plant_canary,
+    probe_canary,
+    remove_canary,
+)
 from pilotgate.data.chunking import CHUNK_CHARS, Chunk, chunk_document, chunk_markdown, chunk_text
 from pilotgate.data.connectors import (
+    ENTRY_POINT_GROUP,
     MAX_DOCUMENT_BYTES,
     Connector,
-    FolderSource,
+    ConnectorContext,
+    ConnectorFactory,
+    CsvConnector,
+    FolderConnector,
+    JsonlConnector,
+    RecordLayout,
     SkippedDocument,
     SourceDocument,
+    SqlConnector,
+    connector_for,
 )
 from pilotgate.data.ingest import (
     DocumentOutcome,
     IngestReport,
+    Unreadable,
     chunk_id,
     document_id,
     effective_groups,
     ingest_folder,
     ingest_source,
 )
-from pilotgate.data.retrieval import RetrievedChunk, search
+from pilotgate.data.inventory import SourceInventory, data_contract_markdown, source_inventory
+from pilotgate.data.reconcile import Conflict, Duplicate, Reconciliation, reconcile
+from pilotgate.data.registry import SourceRegistry, SourceRules
+from pilotgate.data.retrieval import (
+    ConflictNote,
+    Retrieval,
+    RetrievedChunk,
+    Withheld,
+    retrieve,
+    search,
+)
 
 __all__ = [
     "CHUNK_CHARS",
+    "ENTRY_POINT_GROUP",
     "MAX_DOCUMENT_BYTES",
+    "Canary",
     "Chunk",
+    "Conflict",
+    "ConflictNote",
     "Connector",
+    "ConnectorContext",
+    "ConnectorFactory",
+    "CsvConnector",
+    "DataCase",
+    "DataCaseResult",
     "DocumentOutcome",
-    "FolderSource",
+    "Duplicate",
+    "FolderConnector",
     "IngestReport",
+    "JsonlConnector",
+    "Reconciliation",
+    "RecordLayout",
+    "Retrieval",
     "RetrievedChunk",
     "SkippedDocument",
     "SourceDocument",
+    "SourceInventory",
+    "SourceRegistry",
+    "SourceRules",
+    "SqlConnector",
+    "Unreadable",
+    "Withheld",
+    "canary_leaks",
     "chunk_document",
     "chunk_id",
     "chunk_markdown",
     "chunk_text",
+    "connector_for",
+    "data_contract_markdown",
     "document_id",
     "effective_groups",
+    "evaluate_data_case",
     "ingest_folder",
     "ingest_source",
+    "make_canary",
+    "plant_canary",
+    "probe_canary",
+    "reconcile",
+    "remove_canary",
+    "retrieve",
     "search",
+    "source_inventory",
 ]

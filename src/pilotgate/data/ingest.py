@@ -2,8 +2,9 @@
 
 Incremental and fail-closed:
 
-- a document whose content hash is unchanged is left as it is (only its groups are brought in step with
-  the source's current ``read`` groups, if those changed: action ``acl_changed``);
+- a document whose content hash (and record key and topic) is unchanged is left as it is; only its
+  groups are brought in step with the source's current ``read`` groups, if those changed (action
+  ``acl_changed``: the version's ``read_groups`` and its chunks' tokens are rewritten);
 - a changed document gets a new version; the old version's chunks become inactive but stay, so receipts
   that cite them still resolve;
 - a document gone from the source is tombstoned: a new version row with ``tombstoned`` set and its chunks
@@ -11,7 +12,11 @@ Incremental and fail-closed:
 - a document the connector skipped (binary, too big, bad front matter, ...) is reported and its previous
   version stays searchable;
 - a chunk is readable by the groups in (source's read groups ∩ document's own groups, if it names any); an
-  empty intersection means no ``chunk_groups`` rows, so nobody reads it, and the report lists the document.
+  empty intersection, or a document whose own ACL is missing or unreadable, means ``read_groups`` ``[]``
+  and no group tokens, so nobody reads it, and the report lists the document with the reason (fail closed);
+- every document version records its provenance (source, uri, record key, topic, content hash, version,
+  modified time, ingest time); every chunk its content hash, its content time (for freshness), its
+  retrieval tokens (``acl``) and a near-duplicate sketch.
 
 Ids are deterministic, so the same ingest history gives the same ids in any store::
 
@@ -29,17 +34,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from pilotgate.clock import Clock, rfc3339
+from pilotgate.data.acl import acl_text
 from pilotgate.data.chunking import CHUNK_CHARS, chunk_document
 from pilotgate.data.connectors.base import Connector, SkippedDocument, SourceDocument
-from pilotgate.data.connectors.folder import FolderSource
-from pilotgate.store.tables import chunk_groups, chunks, documents
+from pilotgate.data.connectors.folder import FolderConnector
+from pilotgate.data.duplicates import sketch
+from pilotgate.store.tables import chunks, documents
+
+if TYPE_CHECKING:
+    from pilotgate.data.reconcile import Reconciliation
 
 Action = Literal["new", "changed", "unchanged", "acl_changed", "tombstoned"]
 """What ingest did to one document."""
@@ -66,6 +76,18 @@ class DocumentOutcome:
     """Groups that may read it now (sorted); empty means nobody (fail closed)."""
     chunks: int
     """Active chunks of the document after ingest (0 for a tombstone)."""
+    record_key: str | None = None
+    """The record key the document carries, if any."""
+    unreadable_because: str | None = None
+    """Why nobody may read the document (fail closed), when nobody may."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A present document nobody may read, and why."""
+
+    uri: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -89,14 +111,38 @@ class IngestReport:
         """How many documents had ``action``."""
         return sum(1 for outcome in self.documents if outcome.action == action)
 
+    reconciliation: Reconciliation | None = None
+    """Conflicts and duplicates involving this source, found right after the ingest (see ``reconcile``);
+    None when the ingest was not reconciled (nothing changed, or no registry was given)."""
+
     @property
     def unreadable(self) -> tuple[str, ...]:
         """URIs of present documents that no group may read (their ACL intersection is empty)."""
-        return tuple(o.uri for o in self.documents if o.action != "tombstoned" and not o.groups)
+        return tuple(u.uri for u in self.unreadable_documents)
+
+    @property
+    def unreadable_documents(self) -> tuple[Unreadable, ...]:
+        """Present documents that no group may read, each with the reason (fail closed)."""
+        return tuple(
+            Unreadable(o.uri, o.unreadable_because or "no group may read it")
+            for o in self.documents
+            if o.action != "tombstoned" and not o.groups
+        )
+
+    @property
+    def changed(self) -> bool:
+        """Whether the ingest wrote anything (new, changed, re-granted or tombstoned documents)."""
+        return any(outcome.action != "unchanged" for outcome in self.documents)
+
+    @property
+    def active_documents(self) -> int:
+        """Documents of the source present after the ingest (not tombstoned)."""
+        return sum(1 for outcome in self.documents if outcome.action != "tombstoned")
 
     def summary(self) -> dict[str, object]:
-        """A JSON-ready body for an ``ingest`` receipt: counts, skips, unreadable documents, the digest."""
-        return {
+        """A JSON-ready body for an ``ingest`` receipt: counts, skips, unreadable documents, conflicts and
+        duplicates (counts, the first few, and digests of the full lists), the digest. No floats."""
+        body: dict[str, object] = {
             "source": self.source,
             "new": self.count("new"),
             "changed": self.count("changed"),
@@ -104,14 +150,17 @@ class IngestReport:
             "acl_changed": self.count("acl_changed"),
             "tombstoned": self.count("tombstoned"),
             "skipped": [{"uri": s.uri, "reason": s.reason} for s in self.skipped],
-            "unreadable": list(self.unreadable),
+            "unreadable": [{"uri": u.uri, "reason": u.reason} for u in self.unreadable_documents],
             "chunks_written": self.chunks_written,
             "chunks_deactivated": self.chunks_deactivated,
             "digest": self.digest,
         }
+        if self.reconciliation is not None:
+            body.update(self.reconciliation.summary())
+        return body
 
 
-def ingest_folder(conn: Connection, *, pilot: str, source: FolderSource, clock: Clock) -> IngestReport:
+def ingest_folder(conn: Connection, *, pilot: str, source: FolderConnector, clock: Clock) -> IngestReport:
     """Ingest a folder source into the store on ``conn`` (the caller's transaction)."""
     return ingest_source(conn, pilot=pilot, connector=source, clock=clock)
 
@@ -123,13 +172,25 @@ def ingest_source(
     connector: Connector,
     clock: Clock,
     max_chunk_chars: int = CHUNK_CHARS,
+    on_document: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Ingest any connector's documents; see the module docstring for what happens to each document."""
-    run = _Run(conn=conn, pilot=pilot, source=connector.name, ingested_at=rfc3339(clock()))
+    """Ingest any connector's documents; see the module docstring for what happens to each document.
+
+    ``on_document`` is called with each uri the connector yields (for a progress display).
+    """
+    run = _Run(
+        conn=conn,
+        pilot=pilot,
+        source=connector.name,
+        ingested_at=rfc3339(clock()),
+        source_groups=tuple(connector.read_groups),
+    )
     run.load()
     seen: set[str] = set()
     skipped: list[SkippedDocument] = []
     for item in connector.scan():
+        if on_document is not None:
+            on_document(item.uri)
         if item.uri in seen:
             skipped.append(SkippedDocument(item.uri, "listed twice by the source; the first was ingested"))
             continue
@@ -138,7 +199,7 @@ def ingest_source(
             skipped.append(item)
         else:
             run.document(item, effective_groups(connector.read_groups, item.read_groups), max_chunk_chars)
-    unlisted = tuple(item.uri for item in skipped if item.uri.endswith("/"))
+    unlisted = tuple(item.prefix for item in skipped if item.prefix is not None)
     for uri in sorted(run.stored):
         if uri not in seen and not uri.startswith(unlisted):
             run.tombstone(uri)
@@ -216,6 +277,10 @@ class _Stored:
     version: int
     content_hash: str
     tombstoned: bool
+    superseded: bool = False
+    record_key: str | None = None
+    topic: str | None = None
+    groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -226,20 +291,20 @@ class _Run:
     pilot: str
     source: str
     ingested_at: str
+    source_groups: tuple[str, ...] = ()
     stored: dict[str, _Stored] = field(default_factory=dict)
-    active: dict[str, dict[str, set[str]]] = field(default_factory=dict)
-    """document id -> active chunk id -> its groups."""
+    active: dict[str, int] = field(default_factory=dict)
+    """document id -> how many active chunks it has."""
     outcomes: list[DocumentOutcome] = field(default_factory=list)
     chunks_written: int = 0
     chunks_deactivated: int = 0
     _deactivate: list[dict[str, object]] = field(default_factory=list)
-    _ungrant: list[dict[str, object]] = field(default_factory=list)
+    _regrant: list[dict[str, object]] = field(default_factory=list)
     _documents: list[dict[str, object]] = field(default_factory=list)
     _chunks: list[dict[str, object]] = field(default_factory=list)
-    _groups: list[dict[str, object]] = field(default_factory=list)
 
     def load(self) -> None:
-        """Read the latest version of each document and the active chunks with their groups."""
+        """Read the latest version of each document and how many active chunks each has."""
         latest = (
             select(documents.c.uri, func.max(documents.c.version).label("version"))
             .where(documents.c.pilot == self.pilot, documents.c.source == self.source)
@@ -253,28 +318,44 @@ class _Run:
                 documents.c.version,
                 documents.c.content_hash,
                 documents.c.tombstoned,
+                documents.c.superseded_by,
+                documents.c.record_key,
+                documents.c.topic,
+                documents.c.read_groups,
             )
             .join(latest, and_(documents.c.uri == latest.c.uri, documents.c.version == latest.c.version))
             .where(documents.c.pilot == self.pilot, documents.c.source == self.source)
         )
-        for uri, doc_id, version, hashed, tombstoned in rows:
-            self.stored[uri] = _Stored(doc_id, int(version), hashed, bool(tombstoned))
+        for uri, doc_id, version, hashed, tombstoned, superseded_by, key, topic, groups in rows:
+            self.stored[uri] = _Stored(
+                doc_id,
+                int(version),
+                hashed,
+                bool(tombstoned),
+                superseded_by is not None,
+                key,
+                topic,
+                tuple(json.loads(groups or "[]")),
+            )
         active = self.conn.execute(
-            select(chunks.c.document_id, chunks.c.id, chunk_groups.c.grp)
-            .select_from(chunks.outerjoin(chunk_groups, chunk_groups.c.chunk_id == chunks.c.id))
+            select(chunks.c.document_id, func.count())
             .where(chunks.c.pilot == self.pilot, chunks.c.source == self.source, chunks.c.active)
+            .group_by(chunks.c.document_id)
         )
-        for doc_id, chunk, group in active:
-            groups = self.active.setdefault(doc_id, {}).setdefault(chunk, set())
-            if group is not None:
-                groups.add(group)
+        self.active = {doc_id: int(count) for doc_id, count in active}
 
     def document(self, item: SourceDocument, groups: tuple[str, ...], max_chunk_chars: int) -> None:
         """Ingest one delivered document: unchanged, ACL brought in step, or a new version."""
         hashed = content_hash(item.text)
         stored = self.stored.get(item.uri)
-        if stored is not None and not stored.tombstoned and stored.content_hash == hashed:
-            self._unchanged(item.uri, stored, groups)
+        why = self._unreadable_because(item, groups)
+        if (
+            stored is not None
+            and not stored.tombstoned
+            and stored.content_hash == hashed
+            and (stored.record_key, stored.topic) == (item.record_key, item.topic)
+        ):
+            self._unchanged(item, stored, groups, why)
             return
         version = 1
         if stored is not None:
@@ -293,14 +374,19 @@ class _Run:
                 "modified_at": rfc3339(item.modified_at) if item.modified_at else None,
                 "ingested_at": self.ingested_at,
                 "tombstoned": False,
+                "record_key": item.record_key,
+                "topic": item.topic,
+                "superseded_by": None,
+                "read_groups": _groups_json(groups),
             }
         )
+        content_at = rfc3339(item.modified_at) if item.modified_at else self.ingested_at
+        acl = acl_text(self.pilot, self.source, groups)
         pieces = chunk_document(item.text, item.media_type, max_chars=max_chunk_chars)
         for piece in pieces:
-            chunk = chunk_id(self.pilot, self.source, item.uri, version, piece.ordinal)
             self._chunks.append(
                 {
-                    "id": chunk,
+                    "id": chunk_id(self.pilot, self.source, item.uri, version, piece.ordinal),
                     "pilot": self.pilot,
                     "document_id": doc_id,
                     "source": self.source,
@@ -309,12 +395,19 @@ class _Run:
                     "text": piece.text,
                     "content_hash": content_hash(piece.text),
                     "active": True,
+                    "acl": acl,
+                    "content_at": content_at,
+                    "superseded": False,
+                    "sketch": sketch(piece.text),
                 }
             )
-            self._groups.extend({"chunk_id": chunk, "grp": group} for group in groups)
         self.chunks_written += len(pieces)
         action: Action = "changed" if stored is not None and not stored.tombstoned else "new"
-        self.outcomes.append(DocumentOutcome(item.uri, action, doc_id, version, hashed, groups, len(pieces)))
+        self.outcomes.append(
+            DocumentOutcome(
+                item.uri, action, doc_id, version, hashed, groups, len(pieces), item.record_key, why
+            )
+        )
         self._maybe_flush()
 
     def tombstone(self, uri: str) -> None:
@@ -336,6 +429,10 @@ class _Run:
                 "modified_at": None,
                 "ingested_at": self.ingested_at,
                 "tombstoned": True,
+                "record_key": None,
+                "topic": None,
+                "superseded_by": None,
+                "read_groups": "[]",
             }
         )
         self.outcomes.append(DocumentOutcome(uri, "tombstoned", doc_id, version, EMPTY_CONTENT_HASH, (), 0))
@@ -347,33 +444,67 @@ class _Run:
                 update(chunks).where(chunks.c.document_id == bindparam("doc")).values(active=False),
                 self._deactivate,
             )
-        if self._ungrant:
+        if self._regrant:
             self.conn.execute(
-                delete(chunk_groups).where(chunk_groups.c.chunk_id == bindparam("chunk")), self._ungrant
+                update(documents)
+                .where(documents.c.id == bindparam("doc"))
+                .values(read_groups=bindparam("groups")),
+                self._regrant,
             )
-        pending = ((documents, self._documents), (chunks, self._chunks), (chunk_groups, self._groups))
-        for table, rows in pending:
+            self.conn.execute(
+                update(chunks)
+                .where(chunks.c.document_id == bindparam("doc"), chunks.c.active)
+                .values(acl=bindparam("acl")),
+                self._regrant,
+            )
+        for table, rows in ((documents, self._documents), (chunks, self._chunks)):
             if rows:
                 self.conn.execute(insert(table), rows)
-        for rows in (self._deactivate, self._ungrant, self._documents, self._chunks, self._groups):
+        for rows in (self._deactivate, self._regrant, self._documents, self._chunks):
             rows.clear()
 
     def _maybe_flush(self) -> None:
-        if len(self._documents) + len(self._chunks) + len(self._groups) >= FLUSH_EVERY_ROWS:
+        if len(self._documents) + len(self._chunks) >= FLUSH_EVERY_ROWS:
             self.flush()
 
-    def _unchanged(self, uri: str, stored: _Stored, groups: tuple[str, ...]) -> None:
-        current = self.active.get(stored.id, {})
-        wanted = set(groups)
-        stale = sorted(chunk for chunk, has in current.items() if has != wanted)
-        for chunk in stale:
-            self._ungrant.append({"chunk": chunk})
-            self._groups.extend({"chunk_id": chunk, "grp": group} for group in groups)
-        action: Action = "acl_changed" if stale else "unchanged"
+    def _unchanged(
+        self, item: SourceDocument, stored: _Stored, groups: tuple[str, ...], why: str | None
+    ) -> None:
+        count = self.active.get(stored.id, 0)
+        action: Action = "unchanged"
+        if stored.groups != groups:
+            action = "acl_changed"
+            acl = acl_text(self.pilot, self.source, groups, retrievable=not stored.superseded)
+            self._regrant.append({"doc": stored.id, "groups": _groups_json(groups), "acl": acl})
         self.outcomes.append(
-            DocumentOutcome(uri, action, stored.id, stored.version, stored.content_hash, groups, len(current))
+            DocumentOutcome(
+                item.uri,
+                action,
+                stored.id,
+                stored.version,
+                stored.content_hash,
+                groups,
+                count,
+                item.record_key,
+                why,
+            )
         )
+
+    def _unreadable_because(self, item: SourceDocument, groups: tuple[str, ...]) -> str | None:
+        if groups:
+            return None
+        if item.acl_problem:
+            return item.acl_problem
+        if not self.source_groups:
+            return "the source has no read groups"
+        named = ", ".join(item.read_groups or ()) or "none"
+        return f"its own groups ({named}) share none with the source's ({', '.join(self.source_groups)})"
 
     def _retire(self, stored: _Stored) -> None:
         self._deactivate.append({"doc": stored.id})
-        self.chunks_deactivated += len(self.active.get(stored.id, {}))
+        self.chunks_deactivated += self.active.get(stored.id, 0)
+
+
+def _groups_json(groups: Iterable[str]) -> str:
+    """The ``read_groups`` column value: a compact JSON list, sorted."""
+    return json.dumps(sorted(set(groups)), separators=(",", ":"), ensure_ascii=False)

@@ -1,25 +1,58 @@
 """Ranked full-text search over a pilot's active chunks, filtered by the caller's groups inside the query.
 
-The permission filter is a condition of the ranked query itself (an ``EXISTS`` over ``chunk_groups``), never
-a filter applied to results after ranking: a chunk the caller may not read is never ranked, counted or
-returned, and ``limit`` results are all readable ones. A chunk with no group rows is readable by nobody.
+The permission filter is a condition of the ranked query itself, never a filter applied to results after
+ranking: a chunk the caller may not read is never ranked, counted or returned, and ``limit`` results are all
+readable ones. A chunk with no group grants is readable by nobody.
 
-SQLite ranks with FTS5's BM25 (``bm25(chunks_fts)``); PostgreSQL with ``ts_rank_cd`` over the generated
-``tsv`` column and ``websearch_to_tsquery('english', ...)``. On both, the user's text is reduced to its
-content terms first (see ``pilotgate.data.terms``) and the terms are OR-ed: a question in natural language
-finds chunks with any of its words, ranked so that chunks with more (and rarer) of them come first. Headings
-weigh twice as much as body text on both dialects. The query ranks and filters narrow rows first and reads
-text and provenance only for the ``limit`` winners.
+- **SQLite:** the ranked query matches the user's terms in the ``heading`` and ``text`` columns of the FTS5
+  index and, in the same ``WHERE``, keeps only rows of a second ``MATCH`` of those terms AND-ed with the
+  caller's group tokens in the ``acl`` column (see ``pilotgate.data.acl``); FTS5 intersects those posting
+  lists, and BM25 is computed only for the rows that pass, so an unreadable chunk is never scored. (Putting
+  the tokens into the ranked ``MATCH`` itself would give the same rows, but ``bm25()`` would then compute an
+  IDF for every token, reading posting lists as long as the corpus on every query.) Only active chunks are
+  indexed, and a chunk whose document lost a conflict carries no group token. Ranked by BM25 with the heading
+  weighted 2 and the text 1.
+- **PostgreSQL:** the same tokens are in the generated ``tsv`` column at weight D; the filter is one ``@@``
+  of the user's ``websearch_to_tsquery('english', ...)`` AND-ed with the caller's tokens, and the rank is
+  ``ts_rank_cd`` of the user's query alone, with D weighing nothing.
+
+On both, the user's text is reduced to its content terms first (see ``pilotgate.data.terms``) and the terms
+are OR-ed: a question in natural language finds chunks with any of its words, ranked so that chunks with more
+(and rarer) of them come first. The query ranks and filters narrow rows first and reads text and provenance
+only for the winners.
+
+``search`` is the plain ranked list. ``retrieve`` adds what a task's receipt needs: each result's provenance
+and whether it is stale (per its source's ``freshness``; ``stale: exclude`` sources are filtered in the same
+query), the losers of conflicts the result won (named only if the caller may read them, else counted),
+exact duplicates collapsed, and counts (never content) of what was withheld from the caller among the best
+matches of the whole pilot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, text
 
+from pilotgate.clock import rfc3339, utc_now
+from pilotgate.data.acl import any_of, group_token, pilot_token, source_token
+from pilotgate.data.registry import SourceRegistry
 from pilotgate.data.terms import content_terms
+
+
+@dataclass(frozen=True)
+class ConflictNote:
+    """A document that lost a conflict to a result's document (one the caller may read)."""
+
+    source: str
+    uri: str
+    document_id: str
+    version: int
+    subject: str
+    """The shared record key (``order_id=123456``) or ``topic:NAME``."""
 
 
 @dataclass(frozen=True)
@@ -36,44 +69,171 @@ class RetrievedChunk:
     text: str
     score: float
     """Relevance; higher is better. Comparable within one result list only (BM25 and ts_rank_cd differ)."""
+    record_key: str | None = None
+    """The document's record key, if it has one."""
+    content_hash: str = ""
+    """``sha256:`` of the chunk's text."""
+    document_hash: str = ""
+    """``sha256:`` of the document version's indexed text."""
+    modified_at: str | None = None
+    """When the source says the document changed (RFC 3339), if it says."""
+    ingested_at: str | None = None
+    """When this version was ingested (RFC 3339)."""
+    content_at: str | None = None
+    """The content's time for freshness: ``modified_at``, else the version's ingest time."""
+    stale: bool = False
+    """Older than its source's ``freshness`` allows (only set by ``retrieve``)."""
+    conflicts: tuple[ConflictNote, ...] = ()
+    """Documents this result's document won a conflict against, that the caller may read."""
+    hidden_conflicts: int = 0
+    """Losing documents the caller may not read: counted, never named."""
+
+    def provenance(self) -> dict[str, object]:
+        """The result's provenance as JSON-ready values (no text, score as a string)."""
+        return {
+            "chunk": self.chunk_id,
+            "document": self.document_id,
+            "source": self.source,
+            "uri": self.uri,
+            "version": self.version,
+            "record_key": self.record_key,
+            "content_hash": self.content_hash,
+            "document_hash": self.document_hash,
+            "modified_at": self.modified_at,
+            "ingested_at": self.ingested_at,
+            "content_at": self.content_at,
+            "stale": self.stale,
+            "score": f"{self.score:.6f}",
+            "conflicts": [
+                {
+                    "source": note.source,
+                    "uri": note.uri,
+                    "document": note.document_id,
+                    "version": note.version,
+                    "subject": note.subject,
+                }
+                for note in self.conflicts
+            ],
+            "conflicts_not_shown": self.hidden_conflicts,
+        }
 
 
-_OUTER = """
-SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score
+@dataclass(frozen=True)
+class Withheld:
+    """How many of the pilot's best matches the caller did not get, by reason (counts only)."""
+
+    restricted: int = 0
+    """The caller's groups may not read them (or nobody may: a missing ACL)."""
+    superseded: int = 0
+    """Their document lost a conflict."""
+    stale: int = 0
+    """Older than a ``stale: exclude`` source allows."""
+    window: int = 0
+    """How many of the pilot's best matches (by rank, regardless of the caller) were examined."""
+
+    def json(self) -> dict[str, int]:
+        return {
+            "restricted": self.restricted,
+            "superseded": self.superseded,
+            "stale": self.stale,
+            "window": self.window,
+        }
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What one retrieval returned, and what it withheld (counts only)."""
+
+    query: str
+    terms: tuple[str, ...]
+    groups: tuple[str, ...]
+    limit: int
+    at: str
+    """The time freshness was judged at (RFC 3339)."""
+    ranker: str
+    chunks: tuple[RetrievedChunk, ...] = ()
+    withheld: Withheld = field(default_factory=Withheld)
+    duplicates_collapsed: int = 0
+    """Results left out because an earlier result had the same text."""
+
+    @property
+    def stale(self) -> tuple[RetrievedChunk, ...]:
+        """The returned chunks that are stale."""
+        return tuple(chunk for chunk in self.chunks if chunk.stale)
+
+    def receipt_body(self) -> dict[str, object]:
+        """The body of the task's ``retrieval`` receipt: what was asked, what came back with provenance,
+        what was withheld (counts only). JSON-ready; times and scores are strings; no chunk text."""
+        return {
+            "query": self.query,
+            "terms": list(self.terms),
+            "groups": list(self.groups),
+            "limit": self.limit,
+            "ranker": self.ranker,
+            "at": self.at,
+            "returned": len(self.chunks),
+            "chunks": [chunk.provenance() for chunk in self.chunks],
+            "stale": len(self.stale),
+            "withheld": self.withheld.json(),
+            "duplicates_collapsed": self.duplicates_collapsed,
+        }
+
+
+RANKERS = {"sqlite": "sqlite-fts5-bm25", "postgresql": "postgresql-ts_rank_cd"}
+
+DUPLICATE_SLACK = 5
+"""Extra results ``retrieve`` ranks so that collapsing exact duplicates still fills ``limit``."""
+
+AUDIT_WINDOW = 20
+"""``retrieve`` examines at least this many of the pilot's best matches (4 x limit if more) for
+``withheld``."""
+
+_SQLITE_RANKED = """
+SELECT chunks_fts.rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score
+FROM chunks_fts{join}
+WHERE chunks_fts MATCH :match
+  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted){extra}
+ORDER BY score DESC, chunks_fts.rowid
+LIMIT :limit
+"""
+"""BM25 with the heading column weighted 2, the text 1 and the tokens 0; bm25() is lower-is-better. The
+unary ``+`` keeps SQLite from re-running the ranked MATCH once per permitted rowid."""
+
+_SQLITE_OUTER = """
+SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score,
+       d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at
 FROM ({ranked}) AS top
-JOIN chunks AS c ON c.id = top.chunk_id
+JOIN chunks AS c ON c.rowid = top.rid
 JOIN documents AS d ON d.id = c.document_id
 ORDER BY top.score DESC, c.id
 """
-"""Rank and filter first on narrow rows; fetch text and provenance for the ``limit`` winners only."""
-
-_SQLITE_RANKED = """
-SELECT c.id AS chunk_id, -bm25(chunks_fts, 2.0, 1.0) AS score
-FROM chunks_fts
-JOIN chunks AS c ON c.rowid = chunks_fts.rowid
-WHERE chunks_fts MATCH :match
-  AND c.pilot = :pilot
-  AND c.active
-  AND EXISTS (SELECT 1 FROM chunk_groups AS g WHERE g.chunk_id = c.id AND g.grp IN :groups)
-"""
-"""BM25 with the heading column weighted 2 and the text 1; bm25() is lower-is-better, so negated."""
 
 _POSTGRESQL_RANKED = """
 SELECT c.id AS chunk_id, ts_rank_cd(CAST(:weights AS float4[]), c.tsv, q.query) AS score
 FROM chunks AS c
 CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
-WHERE c.tsv @@ q.query
+WHERE c.tsv @@ (q.query && to_tsquery('simple', :tokens))
+  AND numnode(q.query) > 0
   AND c.pilot = :pilot
-  AND c.active
-  AND EXISTS (SELECT 1 FROM chunk_groups AS g WHERE g.chunk_id = c.id AND g.grp IN :groups)
+  AND c.active{extra}
+ORDER BY score DESC, c.id
+LIMIT :limit
 """
-"""Cover density ranking; ``tsv`` weighs the heading A and the text B, and these weights make A twice B."""
+"""Cover density ranking of the user's query; ``tsv`` weighs the heading A, the text B and the tokens D,
+and these weights make A twice B and D nothing. ``numnode`` > 0: a query of PostgreSQL stopwords only is
+empty, and an empty query AND-ed with the tokens would match every readable chunk."""
 
-_IN_SOURCES = "  AND c.source IN :sources\n"
-_TOP = "ORDER BY score DESC, c.id\nLIMIT :limit\n"
+_POSTGRESQL_OUTER = """
+SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score,
+       d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at
+FROM ({ranked}) AS top
+JOIN chunks AS c ON c.id = top.chunk_id
+JOIN documents AS d ON d.id = c.document_id
+ORDER BY top.score DESC, c.id
+"""
 
-_POSTGRESQL_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
-"""ts_rank_cd weights for D, C, B (text), A (heading)."""
+_POSTGRESQL_WEIGHTS = "{0.0, 0.0, 0.5, 1.0}"
+"""ts_rank_cd weights for D (tokens), C (unused), B (text), A (heading)."""
 
 
 def search(
@@ -90,27 +250,111 @@ def search(
     Any user text is safe: it never raises a query syntax error. No groups, no content terms (an empty or
     all-stopword query), an empty ``sources`` list or ``limit < 1`` each give an empty list.
     """
+    return _ranked(
+        conn, pilot=pilot, words=content_terms(query), groups=groups, limit=limit, sources=sources, stale={}
+    )
+
+
+def retrieve(
+    conn: Connection,
+    *,
+    pilot: str,
+    query: str,
+    groups: Sequence[str],
+    limit: int = 5,
+    registry: SourceRegistry | None = None,
+    now: datetime | None = None,
+    sources: Sequence[str] | None = None,
+    audit: bool = True,
+) -> Retrieval:
+    """``search``, plus provenance, freshness, conflict notes, duplicate collapsing and withheld counts.
+
+    ``registry`` gives each source's freshness rule (``SourceRegistry.from_spec(spec.sources)``); ``now``
+    is when freshness is judged (default: the wall clock). With ``audit`` the pilot's best matches
+    (regardless of the caller) are examined to count what was withheld from the caller and why.
+    """
+    registry = registry or SourceRegistry()
+    moment = now or utc_now()
     words = content_terms(query)
+    wanted = tuple(sorted(set(groups)))
+    cutoffs = registry.stale_cutoffs(moment)
+    excluded = {name: cutoff for name, cutoff in cutoffs.items() if registry.rules(name).stale == "exclude"}
+    ranked = _ranked(
+        conn,
+        pilot=pilot,
+        words=words,
+        groups=wanted,
+        limit=limit + DUPLICATE_SLACK if limit > 0 else limit,
+        sources=sources,
+        stale=excluded,
+    )
+    seen: set[str] = set()
+    kept: list[RetrievedChunk] = []
+    collapsed = 0
+    for chunk in ranked:
+        if chunk.content_hash in seen:
+            collapsed += 1
+            continue
+        seen.add(chunk.content_hash)
+        if len(kept) < limit:
+            kept.append(chunk)
+    results = _annotate(conn, pilot, kept, wanted, cutoffs)
+    withheld = Withheld()
+    if audit and words and limit > 0 and (sources is None or sources):
+        withheld = _audit(conn, pilot, words, wanted, limit, sources, excluded, {c.chunk_id for c in results})
+    return Retrieval(
+        query=query,
+        terms=tuple(words),
+        groups=wanted,
+        limit=limit,
+        at=rfc3339(moment),
+        ranker=RANKERS.get(conn.dialect.name, conn.dialect.name),
+        chunks=tuple(results),
+        withheld=withheld,
+        duplicates_collapsed=collapsed,
+    )
+
+
+def _ranked(
+    conn: Connection,
+    *,
+    pilot: str,
+    words: Sequence[str],
+    groups: Sequence[str],
+    limit: int,
+    sources: Sequence[str] | None,
+    stale: dict[str, str],
+) -> list[RetrievedChunk]:
     wanted_groups = sorted(set(groups))
     if not words or not wanted_groups or limit < 1 or (sources is not None and not sources):
         return []
     dialect = conn.dialect.name
-    params: dict[str, object] = {"pilot": pilot, "groups": wanted_groups, "limit": limit}
+    params: dict[str, object] = {"limit": limit}
+    bind = []
     if dialect == "sqlite":
-        ranked = _SQLITE_RANKED
-        params["match"] = fts5_match(words)
+        match = "{heading text}: " + fts5_terms(words)
+        permitted = match + " AND acl: " + any_of(group_token(pilot, group) for group in wanted_groups)
+        if sources is not None:
+            permitted += " AND acl: " + any_of(source_token(pilot, name) for name in sorted(set(sources)))
+        params.update(match=match, permitted=permitted)
+        join, extra = "", ""
+        if stale:
+            join = "\nJOIN chunks AS c ON c.rowid = chunks_fts.rowid"
+            extra = _stale_condition(stale, params)
+        ranked = _SQLITE_RANKED.format(join=join, extra=extra)
+        statement = text(_SQLITE_OUTER.format(ranked=ranked))
     elif dialect == "postgresql":
-        ranked = _POSTGRESQL_RANKED
-        params["match"] = websearch_query(words)
-        params["weights"] = _POSTGRESQL_WEIGHTS
+        tokens = tsquery_any(group_token(pilot, group) for group in wanted_groups)
+        if sources is not None:
+            tokens += " & " + tsquery_any(source_token(pilot, name) for name in sorted(set(sources)))
+        params.update(pilot=pilot, match=websearch_query(words), weights=_POSTGRESQL_WEIGHTS, tokens=tokens)
+        extra = ""
+        if stale:
+            extra += _stale_condition(stale, params)
+        ranked = _POSTGRESQL_RANKED.format(extra=extra)
+        statement = text(_POSTGRESQL_OUTER.format(ranked=ranked)).bindparams(*bind)
     else:
         raise NotImplementedError(f"full-text search is not implemented for the {dialect} dialect")
-    bind = [bindparam("groups", expanding=True)]
-    if sources is not None:
-        ranked += _IN_SOURCES
-        params["sources"] = sorted(set(sources))
-        bind.append(bindparam("sources", expanding=True))
-    statement = text(_OUTER.format(ranked=ranked + _TOP)).bindparams(*bind)
     return [
         RetrievedChunk(
             chunk_id=row[0],
@@ -121,9 +365,184 @@ def search(
             heading=row[5],
             text=row[6],
             score=float(row[7]),
+            record_key=row[8],
+            content_hash=row[9],
+            document_hash=row[10],
+            modified_at=row[11],
+            ingested_at=row[12],
+            content_at=row[13],
         )
         for row in conn.execute(statement, params)
     ]
+
+
+def _stale_condition(stale: dict[str, str], params: dict[str, object]) -> str:
+    """``AND NOT (source is s1 and older than c1 OR ...)`` for the ``stale: exclude`` sources."""
+    parts = []
+    for index, (name, cutoff) in enumerate(sorted(stale.items())):
+        params[f"stale_source_{index}"] = name
+        params[f"stale_before_{index}"] = cutoff
+        parts.append(f"(c.source = :stale_source_{index} AND c.content_at < :stale_before_{index})")
+    return "\n  AND NOT (" + " OR ".join(parts) + ")"
+
+
+def _annotate(
+    conn: Connection,
+    pilot: str,
+    results: list[RetrievedChunk],
+    groups: Sequence[str],
+    cutoffs: dict[str, str],
+) -> list[RetrievedChunk]:
+    """Set ``stale`` and the conflict notes of each result."""
+    if not results:
+        return results
+    notes, hidden = _conflict_notes(conn, pilot, [r.document_id for r in results], groups)
+    annotated = []
+    for result in results:
+        cutoff = cutoffs.get(result.source)
+        stale = cutoff is not None and result.content_at is not None and result.content_at < cutoff
+        annotated.append(
+            RetrievedChunk(
+                **{
+                    **result.__dict__,
+                    "stale": stale,
+                    "conflicts": tuple(notes.get(result.document_id, ())),
+                    "hidden_conflicts": hidden.get(result.document_id, 0),
+                }
+            )
+        )
+    return annotated
+
+
+_LOSERS = """
+SELECT l.superseded_by, l.id, l.source, l.uri, l.version, l.record_key, l.topic, l.content_hash,
+       l.read_groups, w.record_key, w.content_hash, l.pilot
+FROM documents AS w
+JOIN documents AS l ON l.superseded_by = w.id
+WHERE w.id IN :winners AND NOT l.tombstoned
+  AND NOT EXISTS (
+    SELECT 1 FROM documents AS n
+    WHERE n.pilot = l.pilot AND n.source = l.source AND n.uri = l.uri AND n.version > l.version
+  )
+ORDER BY l.source, l.uri
+"""
+"""The current documents that lost to the winners. It starts from the winners' primary keys and reaches the
+losers through ``superseded_by``'s index; the pilot is checked on the rows (a winner's id already belongs to
+one pilot), since a condition on it invites a scan of the pilot's documents instead."""
+
+
+def _conflict_notes(
+    conn: Connection, pilot: str, winners: Sequence[str], groups: Sequence[str]
+) -> tuple[dict[str, list[ConflictNote]], dict[str, int]]:
+    statement = text(_LOSERS).bindparams(bindparam("winners", expanding=True))
+    rows = conn.execute(statement, {"winners": sorted(set(winners))})
+    caller = set(groups)
+    notes: dict[str, list[ConflictNote]] = {}
+    hidden: dict[str, int] = {}
+    for row in rows:
+        winner, doc_id, source, uri, version, key, topic, hashed, read_groups, w_key, w_hash, owner = row
+        if hashed == w_hash or owner != pilot:
+            continue  # agrees with the winner: a duplicate, not a conflict
+        if caller & set(json.loads(read_groups)):
+            subject = key if key is not None and key == w_key else f"topic:{topic}"
+            notes.setdefault(winner, []).append(ConflictNote(source, uri, doc_id, int(version), subject))
+        else:
+            hidden[winner] = hidden.get(winner, 0) + 1
+    return notes, hidden
+
+
+_SQLITE_AUDIT = """
+SELECT c.id, c.superseded, c.source, c.content_at, d.read_groups
+FROM (
+  SELECT rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score FROM chunks_fts
+  WHERE chunks_fts MATCH :match{permitted}
+  ORDER BY score DESC, rowid LIMIT :window
+) AS top
+JOIN chunks AS c ON c.rowid = top.rid
+JOIN documents AS d ON d.id = c.document_id
+"""
+
+_POSTGRESQL_AUDIT = """
+SELECT c.id, c.superseded, c.source, c.content_at, d.read_groups
+FROM (
+  SELECT c.id AS chunk_id, ts_rank_cd(CAST(:weights AS float4[]), c.tsv, q.query) AS score
+  FROM chunks AS c CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
+  WHERE c.tsv @@ q.query AND numnode(q.query) > 0 AND c.pilot = :pilot AND c.active{sources}
+  ORDER BY score DESC, c.id LIMIT :window
+) AS top
+JOIN chunks AS c ON c.id = top.chunk_id
+JOIN documents AS d ON d.id = c.document_id
+"""
+
+
+def _audit(
+    conn: Connection,
+    pilot: str,
+    words: Sequence[str],
+    groups: Sequence[str],
+    limit: int,
+    sources: Sequence[str] | None,
+    excluded: dict[str, str],
+    returned: set[str],
+) -> Withheld:
+    """Rank the pilot's matches regardless of the caller; count those withheld from the caller, by reason."""
+    window = max(AUDIT_WINDOW, 4 * limit)
+    params: dict[str, object] = {"window": window}
+    bind = []
+    if conn.dialect.name == "sqlite":
+        match = "{heading text}: " + fts5_terms(words)
+        permitted = match + " AND acl: " + any_of([pilot_token(pilot)])
+        if sources is not None:
+            permitted += " AND acl: " + any_of(source_token(pilot, name) for name in sorted(set(sources)))
+        params.update(match=match, permitted=permitted)
+        # The pilot's (and sources') tokens keep other pilots' chunks out of the ranking. A store holding
+        # no other pilot needs no such filter, and intersecting with a posting list as long as the corpus
+        # would cost more than the rest of the audit.
+        narrow = sources is not None or _other_pilots(conn, pilot)
+        clause = "\n    AND +rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted)"
+        statement = text(_SQLITE_AUDIT.format(permitted=clause if narrow else ""))
+        if not narrow:
+            del params["permitted"]
+    else:
+        params.update(pilot=pilot, match=websearch_query(words), weights=_POSTGRESQL_WEIGHTS)
+        clause = ""
+        if sources is not None:
+            clause = " AND c.source IN :sources"
+            params["sources"] = sorted(set(sources))
+            bind.append(bindparam("sources", expanding=True))
+        statement = text(_POSTGRESQL_AUDIT.format(sources=clause)).bindparams(*bind)
+    caller = set(groups)
+    restricted = superseded = stale = examined = 0
+    for chunk, is_superseded, source, content_at, read_groups in conn.execute(statement, params):
+        examined += 1
+        if chunk in returned:
+            continue
+        if not caller & set(json.loads(read_groups)):
+            restricted += 1
+        elif is_superseded:
+            superseded += 1
+        elif source in excluded and content_at is not None and content_at < excluded[source]:
+            stale += 1
+    return Withheld(restricted=restricted, superseded=superseded, stale=stale, window=examined)
+
+
+def _other_pilots(conn: Connection, pilot: str) -> bool:
+    """Whether the store holds chunks of any pilot but ``pilot`` (two index range probes)."""
+    found = conn.execute(
+        text("SELECT 1 FROM chunks WHERE pilot < :pilot OR pilot > :pilot LIMIT 1"),
+        {"pilot": pilot},
+    ).first()
+    return found is not None
+
+
+def tsquery_any(tokens: Iterable[str]) -> str:
+    """A ``to_tsquery('simple', ...)`` input matching any of ``tokens`` (letters and digits only)."""
+    return "(" + " | ".join(tokens) + ")"
+
+
+def fts5_terms(words: Sequence[str]) -> str:
+    """The terms as one parenthesized FTS5 OR of quoted strings, so no term is read as an operator."""
+    return "(" + fts5_match(words) + ")"
 
 
 def fts5_match(words: Sequence[str]) -> str:

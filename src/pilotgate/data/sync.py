@@ -1,25 +1,37 @@
 """Bringing a pilot's declared sources into the store, each ingest recorded as an ``ingest`` receipt.
 
-The connector for a source comes from its declaration in pilot.yaml; each source is ingested in its own
-transaction together with its receipt, so a source that fails leaves the others (and its own previous
-good version) in place.
+The connector for a source comes from its declaration in pilot.yaml (see ``connectors.registry``); each
+source is ingested in its own transaction together with its conflict and duplicate reconciliation and its
+receipt, so a source that fails leaves the others (and its own previous good version) in place. A source
+that cannot be read at all (a vanished folder, a CSV without its key column, a database that refuses the
+connection) is reported in its ``SourceSync`` with the error, and the others go on.
+
+After the sources, conflicts are reconciled once more, so that a change of ranks in pilot.yaml takes effect
+even when no content changed; if that changes which documents are superseded, it is recorded as an
+``ingest`` receipt with ``"source": null``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pilotgate import spec as specs
 from pilotgate.clock import Clock, utc_now
-from pilotgate.data.connectors import FolderSource
+from pilotgate.data.connectors import Connector, ConnectorContext
+from pilotgate.data.connectors import connector_for as make_connector
 from pilotgate.data.ingest import IngestReport, ingest_source
+from pilotgate.data.reconcile import Reconciliation, reconcile
+from pilotgate.data.registry import SourceRegistry
 from pilotgate.errors import SourceError, UsageError
 from pilotgate.receipts import ReceiptLog
 from pilotgate.spec import LoadedPilot
 from pilotgate.store import Store
 
 SYSTEM_ACTOR = {"kind": "system", "id": "pilotgate-ingest"}
+
+SecretResolver = Callable[[str], str]
+"""Turns a secret reference (``env:NAME``, ``vault:PATH#KEY``, ...) into its value."""
 
 
 @dataclass(frozen=True)
@@ -34,19 +46,14 @@ class SourceSync:
     @property
     def changed(self) -> bool:
         """Whether anything was written (a receipt is recorded only then)."""
-        return self.report is not None and _changed(self.report)
+        return self.report is not None and self.report.changed
 
 
-def connector_for(loaded: LoadedPilot, source: specs.Source) -> FolderSource:
-    """The connector that reads ``source`` as declared."""
-    if isinstance(source, specs.FolderSource):
-        return FolderSource(
-            name=source.name, path=loaded.resolve(source.path), read_groups=tuple(source.read)
-        )
-    raise SourceError(
-        f"source {source.name!r}: kind {source.kind!r} cannot be ingested by this version yet",
-        hint="use kind: folder for now",
-    )
+def connector_for(
+    loaded: LoadedPilot, source: specs.Source, *, resolve_secret: SecretResolver | None = None
+) -> Connector:
+    """The connector that reads ``source`` as declared (SourceError if none can)."""
+    return make_connector(source, ConnectorContext(root=loaded.root, resolve_secret=resolve_secret))
 
 
 def sync_sources(
@@ -57,8 +64,14 @@ def sync_sources(
     names: Sequence[str] | None = None,
     clock: Clock = utc_now,
     on_source: Callable[[SourceSync], None] | None = None,
+    on_document: Callable[[str, str], None] | None = None,
+    resolve_secret: SecretResolver | None = None,
 ) -> list[SourceSync]:
-    """Ingest the named sources (default: all), each in one transaction with its ``ingest`` receipt."""
+    """Ingest the named sources (default: all), each in one transaction with its ``ingest`` receipt.
+
+    ``on_source`` is called after each source; ``on_document(source, uri)`` for each document a connector
+    yields (progress displays). ``resolve_secret`` resolves a SQL source's secret-reference URL.
+    """
     declared = {source.name: source for source in loaded.spec.sources}
     unknown = [name for name in names or () if name not in declared]
     if unknown:
@@ -66,14 +79,20 @@ def sync_sources(
             f"unknown source {unknown[0]!r}",
             hint=f"declared sources: {', '.join(declared) or 'none'}",
         )
+    registry = SourceRegistry.from_spec(loaded.spec.sources)
     results: list[SourceSync] = []
     for name in names or list(declared):
+        progress = None if on_document is None else _bind(on_document, name)
         try:
-            connector = connector_for(loaded, declared[name])
+            connector = connector_for(loaded, declared[name], resolve_secret=resolve_secret)
             with log.transaction(store) as conn:
-                report = ingest_source(conn, pilot=log.pilot, connector=connector, clock=clock)
+                report = ingest_source(
+                    conn, pilot=log.pilot, connector=connector, clock=clock, on_document=progress
+                )
                 seq = None
-                if _changed(report):
+                if report.changed:
+                    found = reconcile(conn, pilot=log.pilot, registry=registry)
+                    report = replace(report, reconciliation=found.involving(name))
                     seq = log.append(conn, kind="ingest", body=report.summary(), actor=SYSTEM_ACTOR).seq
             result = SourceSync(name=name, report=report, receipt_seq=seq)
         except SourceError as exc:
@@ -81,8 +100,23 @@ def sync_sources(
         results.append(result)
         if on_source is not None:
             on_source(result)
+    _settle_conflicts(store, log, registry)
     return results
 
 
-def _changed(report: IngestReport) -> bool:
-    return any(outcome.action != "unchanged" for outcome in report.documents)
+def _settle_conflicts(store: Store, log: ReceiptLog, registry: SourceRegistry) -> Reconciliation:
+    """Reconcile conflicts under the current ranks; record a receipt if that changed what is superseded."""
+    with log.transaction(store) as conn:
+        found = reconcile(conn, pilot=log.pilot, registry=registry, duplicates=False)
+        if found.superseded_changed:
+            body: dict[str, object] = {"source": None, "superseded_changed": found.superseded_changed}
+            body.update(found.summary())
+            log.append(conn, kind="ingest", body=body, actor=SYSTEM_ACTOR)
+    return found
+
+
+def _bind(callback: Callable[[str, str], None], source: str) -> Callable[[str], None]:
+    def call(uri: str) -> None:
+        callback(source, uri)
+
+    return call

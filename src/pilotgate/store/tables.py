@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -92,12 +93,28 @@ documents = Table(
     Column("uri", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("content_hash", String(71), nullable=False),
-    Column("modified_at", String(40), nullable=True),
+    Column("modified_at", String(40), nullable=True, doc="when the source says it changed, if it says"),
     Column("ingested_at", String(40), nullable=False),
     Column("tombstoned", Boolean, nullable=False, default=False),
+    Column("record_key", Text, nullable=True, doc="field=value of a record, or a front-matter key"),
+    Column("topic", Text, nullable=True, doc="the topic the document speaks for, if it names one"),
+    Column("superseded_by", String(64), nullable=True, doc="the id of the document that wins its conflict"),
+    Column(
+        "read_groups",
+        Text,
+        nullable=False,
+        server_default="[]",
+        doc="JSON list of the groups that may read this version (sorted); [] means nobody (fail closed)",
+    ),
     Index("ix_documents_pilot_source_uri", "pilot", "source", "uri"),
+    Index(
+        "ix_documents_superseded_by",
+        "superseded_by",
+        sqlite_where=text("superseded_by IS NOT NULL"),
+        postgresql_where=text("superseded_by IS NOT NULL"),
+    ),
 )
-"""Ingested documents, one row per version; provenance for every chunk."""
+"""Ingested documents, one row per version; provenance for every chunk, and who may read it."""
 
 chunks = Table(
     "chunks",
@@ -111,19 +128,24 @@ chunks = Table(
     Column("text", Text, nullable=False),
     Column("content_hash", String(71), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    Column(
+        "acl",
+        Text,
+        nullable=False,
+        server_default="",
+        doc="retrieval tokens: the pilot's and the source's, then one per group that may retrieve the chunk "
+        "(see pilotgate.data.acl); written with the document's read_groups in one transaction",
+    ),
+    Column("content_at", String(40), nullable=True, doc="the content's time, for freshness"),
+    Column("superseded", Boolean, nullable=False, default=False, doc="its document lost a conflict"),
+    Column("sketch", Text, nullable=True, doc="near-duplicate signature (pilotgate.data.duplicates)"),
     Index("ix_chunks_pilot_source", "pilot", "source"),
     Index("ix_chunks_document_id", "document_id"),
+    Index("ix_chunks_pilot_content_hash", "pilot", "content_hash"),
 )
-"""Searchable chunks. Full-text indexes are dialect-specific and created by the migration."""
-
-chunk_groups = Table(
-    "chunk_groups",
-    metadata,
-    Column("chunk_id", String(64), ForeignKey("chunks.id"), primary_key=True),
-    Column("grp", String(128), primary_key=True),
-    Index("ix_chunk_groups_grp", "grp", "chunk_id"),
-)
-"""Which groups may read a chunk; retrieval joins it inside the ranked query. No row, no read."""
+"""Searchable chunks. Full-text indexes are dialect-specific and created by the migration: SQLite indexes
+the active chunks' heading, text and acl in ``chunks_fts``; PostgreSQL's generated ``tsv`` holds the heading
+(weight A), the text (B) and the acl tokens (D), so the permission filter is part of the ``@@`` match."""
 
 tool_calls = Table(
     "tool_calls",

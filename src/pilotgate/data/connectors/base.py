@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 MARKDOWN = "text/markdown"
 PLAIN_TEXT = "text/plain"
+HTML = "text/html"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,14 @@ class SourceDocument:
     """Per-document ACL: the groups this document names. ``None`` means the document names none and the
     source's groups apply; an empty tuple means nobody. Ingest intersects it with the source's groups, so a
     document can narrow its source's audience but never widen it."""
+    acl_problem: str | None = None
+    """Why the document's own ACL is missing or unreadable, when it is; such a document must carry
+    ``read_groups=()`` (nobody reads it until fixed) and the ingest summary names it with this reason."""
+    record_key: str | None = None
+    """The record's identity across versions and sources (``order_id=123456``, or a front-matter ``key``):
+    two sources holding one record key hold the same record, and conflict if they disagree."""
+    topic: str | None = None
+    """The topic the document speaks for, if it names one; two sources on one topic may conflict."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,20 @@ class SkippedDocument:
     every document under it."""
     reason: str
     """Why it was skipped, in words fit for the ingest summary."""
+    covers: str | None = None
+    """A uri prefix this skip may stand for (``""``: any document of the source): stored documents under it
+    are not tombstoned, because the connector cannot tell whether they are gone (a JSON line that does not
+    parse may be any record). A uri ending in ``/`` covers itself without saying so."""
+
+    @property
+    def prefix(self) -> str | None:
+        """The uri prefix whose stored documents this skip keeps, if any."""
+        if self.covers is not None:
+            return self.covers
+        return self.uri if self.uri.endswith("/") else None
 
 
+@runtime_checkable
 class Connector(Protocol):
     """A source of documents: its name, who may read it, and a deterministic scan of its documents."""
 

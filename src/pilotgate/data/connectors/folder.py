@@ -1,9 +1,11 @@
-"""The folder connector: text and Markdown files under one folder, read recursively.
+"""The folder connector: text, Markdown and HTML files under one folder, read recursively.
 
 Files are read in sorted order of their relative POSIX path, so two scans of the same folder yield the same
 sequence. Hidden files and folders (``.git``, ``.obsidian``) and files of other suffixes are not documents
 and are passed over silently. A file that is binary, not UTF-8, over the size limit, unreadable, a symlink
 leading outside the folder, or whose front matter cannot be used is skipped and reported, never a crash.
+HTML is turned into heading-structured text (see ``html``) and chunked like Markdown. Front matter may name
+the document's groups (``read``), its record ``key`` and its ``topic``; other keys are kept as metadata.
 """
 
 from __future__ import annotations
@@ -14,21 +16,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pilotgate.data.connectors.base import MARKDOWN, PLAIN_TEXT, SkippedDocument, SourceDocument
+from pilotgate.data.connectors.base import HTML, MARKDOWN, PLAIN_TEXT, SkippedDocument, SourceDocument
 from pilotgate.data.connectors.front_matter import FrontMatterError, split_front_matter
+from pilotgate.data.connectors.html import html_to_markdown
 from pilotgate.errors import SourceError
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 """A file larger than this is skipped and reported: a folder source holds documents, not dumps."""
 
-MEDIA_TYPES = {".md": MARKDOWN, ".markdown": MARKDOWN, ".txt": PLAIN_TEXT}
+MEDIA_TYPES = {
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
+    ".txt": PLAIN_TEXT,
+    ".html": HTML,
+    ".htm": HTML,
+}
 """The suffixes a folder source reads (case-insensitive) and how each is chunked."""
 
 _BINARY_PROBE_BYTES = 8192
 
 
 @dataclass(frozen=True)
-class FolderSource:
+class FolderConnector:
     """A folder source: its name, its folder, and the groups that may read it. It is a ``Connector``."""
 
     name: str
@@ -42,7 +51,7 @@ class FolderSource:
         object.__setattr__(self, "read_groups", _group_tuple(self.read_groups))
 
     def scan(self) -> Iterator[SourceDocument | SkippedDocument]:
-        """Yield each text or Markdown file under the folder, in sorted order of its relative path."""
+        """Yield each text, Markdown or HTML file under the folder, in sorted order of its relative path."""
         files, unlistable = _list_files(self)
         for uri, reason in unlistable:
             yield SkippedDocument(uri=uri, reason=reason)
@@ -54,7 +63,7 @@ def _group_tuple(groups: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({group for group in groups}))
 
 
-def _list_files(source: FolderSource) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+def _list_files(source: FolderConnector) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
     root = source.path
     if not root.exists():
         raise SourceError(
@@ -96,7 +105,7 @@ def _list_files(source: FolderSource) -> tuple[list[tuple[str, Path]], list[tupl
     return files, unlistable
 
 
-def _read(source: FolderSource, uri: str, path: Path) -> SourceDocument | SkippedDocument:
+def _read(source: FolderConnector, uri: str, path: Path) -> SourceDocument | SkippedDocument:
     try:
         if path.is_symlink() and not path.resolve().is_relative_to(source.path.resolve()):
             return SkippedDocument(uri, "a symlink to a file outside the source folder")
@@ -119,11 +128,28 @@ def _read(source: FolderSource, uri: str, path: Path) -> SourceDocument | Skippe
         front = split_front_matter(text)
     except FrontMatterError as exc:
         return SkippedDocument(uri, str(exc))
+    media_type = MEDIA_TYPES.get(path.suffix.lower(), PLAIN_TEXT)
+    body = front.body
+    if media_type == HTML:
+        body, media_type = html_to_markdown(body), MARKDOWN
+    metadata = dict(front.metadata)
+    record_key = _scalar(metadata.pop("key", None))
+    topic = _scalar(metadata.pop("topic", None))
     return SourceDocument(
         uri=uri,
-        text=front.body,
+        text=body,
         modified_at=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
-        metadata=front.metadata,
-        media_type=MEDIA_TYPES.get(path.suffix.lower(), PLAIN_TEXT),
+        metadata=metadata,
+        media_type=media_type,
         read_groups=front.read_groups,
+        record_key=record_key,
+        topic=topic,
     )
+
+
+def _scalar(value: object) -> str | None:
+    """A front-matter key or topic as text (``key: 123456`` is the string ``123456``)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
