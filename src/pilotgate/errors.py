@@ -33,7 +33,8 @@ setting) and a ``hint`` saying what to do about it. The CLI maps them to one mes
     │   └── AllModelsFailed        every routed model failed; ``attempts`` says how each one did
     └── CheckFailed                a check ran and failed; ``failures`` names each place (exit 1)
         ├── VerificationError      the receipt chain or a checkpoint does not verify
-        └── PolicyTestFailed       a declared policy test got another decision
+        ├── PolicyTestFailed       a declared policy test got another decision
+        └── GateBlocked            the release gate refused a release; each failing rule named
 """
 
 from __future__ import annotations
@@ -269,3 +270,7 @@ class ApprovalRefusedError(ApprovalError):
     def __init__(self, message: str, *, approval: str, code: str, hint: str | None = None) -> None:
         super().__init__(message, approval=approval, hint=hint)
         self.code = code
+
+
+class GateBlocked(CheckFailed):
+    """The release gate refused a release; ``failures`` holds each failing rule's result."""

@@ -129,7 +129,8 @@ def test_schema_is_json(tmp_path: Path) -> None:
 def test_demo_runs_verifies_and_catches_the_forgery(tmp_path: Path) -> None:
     done = pilotgate("demo", "--dir", str(tmp_path / "demo"))
     assert done.returncode == 0, done.stderr
-    assert "20 tasks" in done.stdout
+    assert "25 tasks" in done.stdout
+    assert "unauthorised risky tool executions: 0" in done.stdout
     assert "verify: ok" in done.stdout
     assert "caught:" in done.stdout and "content_changed" in done.stdout
     # the demo's own store is untouched by the tampering and still verifies

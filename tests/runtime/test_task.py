@@ -19,16 +19,9 @@ from pilotgate.workspace import Workspace, open_workspace
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, store_url: str) -> Iterator[Workspace]:
-    scaffold_pilot(tmp_path / "desk")
-    opened = open_workspace(tmp_path / "desk", store_url)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def runtime(workspace: Workspace) -> Runtime:
-    return open_runtime(workspace, clock=FixedClock(), ids=SequentialIds())
+def runtime(workspace: Workspace) -> Iterator[Runtime]:
+    with open_runtime(workspace, clock=FixedClock(), ids=SequentialIds()) as opened:
+        yield opened
 
 
 def kinds(workspace: Workspace, task: str | None = None) -> list[str]:
@@ -58,8 +51,8 @@ def test_a_task_answers_with_citations_and_leaves_four_receipts(
 
 
 def test_sources_are_ingested_once_with_a_receipt_each(workspace: Workspace) -> None:
-    open_runtime(workspace, clock=FixedClock())
-    open_runtime(workspace, clock=FixedClock())  # unchanged sources: no new ingest receipts
+    open_runtime(workspace, clock=FixedClock()).close()
+    open_runtime(workspace, clock=FixedClock()).close()  # unchanged sources: no new ingest receipts
     assert kinds(workspace) == ["ingest", "ingest", "ingest"]
 
 
@@ -121,7 +114,9 @@ def test_same_inputs_give_the_same_receipts(tmp_path: Path) -> None:
         scaffold_pilot(tmp_path / name)
         workspace = open_workspace(tmp_path / name)
         model = ReferenceModel(timer=lambda: 0.0)
-        runtime = open_runtime(workspace, clock=FixedClock(), ids=SequentialIds(), model=model)
+        runtime = open_runtime(
+            workspace, clock=FixedClock(), ids=SequentialIds(), model=model, timer=lambda: 0.0
+        )
         runtime.run("How long does express shipping take?", user="alice")
         with workspace.store.read() as conn:
             heads.append([r.hash for r in list_receipts(conn, workspace.name, limit=100, newest_first=False)])

@@ -1,5 +1,10 @@
 """`pilotgate approvals list | approve ID --as NAME | deny ID --as NAME --reason TEXT`.
 
+Deciding resumes the task at once, exactly once: approved, the call is made (the approval consumed in the
+same transaction as the call's intent) and the task goes on to its answer; denied, the model is told the
+call was denied and why, and the task finishes (usually escalated). Listing and deciding first expire
+requests past their time, which escalates their tasks.
+
 ``--as`` is a *trusted local identity*: pilotgate has no login yet, so whoever can run this command
 against the pilot's store may name any declared user. The checks still hold (the user must hold one of
 the rule's approver groups and may not be the requester), and every decision is a receipt naming the
@@ -16,11 +21,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pilotgate.approvals import Approval, ApprovalQueue
+from pilotgate.approvals import Approval
 from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import console, err_console
+from pilotgate.cli.run import print_result
 from pilotgate.clock import rfc3339, utc_now
-from pilotgate.errors import UsageError
+from pilotgate.errors import TaskError, UsageError
+from pilotgate.runtime import Runtime, TaskState, open_runtime
+from pilotgate.runtime.rows import load as load_task
 from pilotgate.spec import UserSpec
 from pilotgate.workspace import Workspace, open_workspace
 
@@ -39,10 +47,6 @@ AsOption = Annotated[
 
 _STYLE = {"pending": "yellow", "approved": "green", "denied": "red", "expired": "red", "consumed": "dim"}
 MAX_ARGS_SHOWN = 80
-
-
-def _queue(workspace: Workspace) -> ApprovalQueue:
-    return ApprovalQueue(workspace.store, workspace.receipt_log())
 
 
 def _user(workspace: Workspace, name: str) -> UserSpec:
@@ -68,9 +72,8 @@ def list_command(
     """Show the pending approval requests (all of them with --all), oldest first."""
     workspace = open_workspace(pilot, db)
     try:
-        found = ApprovalQueue(workspace.store, workspace.receipt_log(signed=False)).find(
-            states=None if show_all else ("pending",)
-        )
+        with open_runtime(workspace, sync=False) as runtime:  # expires what is due first
+            found = runtime.approvals.find(states=None if show_all else ("pending",))
     finally:
         workspace.close()
     if as_json:
@@ -138,16 +141,38 @@ def _decide(
     workspace = open_workspace(pilot, db)
     try:
         user = _user(workspace, approver)
-        decided = _queue(workspace).decide(
-            approval_id, approver=user.name, approver_groups=user.groups, approve=approve, reason=reason
-        )
+        with open_runtime(workspace, sync=False) as runtime:  # expires what is due first
+            decided = runtime.approvals.decide(
+                approval_id, approver=user.name, approver_groups=user.groups, approve=approve, reason=reason
+            )
+            style = _STYLE[decided.state]
+            console.print(
+                f"[{style}]{decided.state}[/]: {decided.id} ({escape(decided.tool)} in task "
+                f"{escape(decided.task)}) by {escape(approver)}"
+            )
+            _resume(runtime, decided)
     finally:
         workspace.close()
-    style = _STYLE[decided.state]
-    console.print(
-        f"[{style}]{decided.state}[/]: {decided.id} ({escape(decided.tool)} in task {escape(decided.task)}) "
-        f"by {escape(approver)}"
-    )
+
+
+def _resume(runtime: Runtime, decided: Approval) -> None:
+    """Continue the decided approval's task and show where it ended."""
+    try:
+        with runtime.store.read() as conn:
+            state = load_task(conn, runtime.pilot, decided.task).state
+    except TaskError:
+        err_console.print(f"no task {decided.task} in this store; nothing to resume")
+        return
+    if state is not TaskState.AWAITING_APPROVAL:
+        err_console.print(f"task {decided.task} is {state.value}; it does not wait for this approval")
+        return
+    try:
+        result = runtime.resume(decided.task)
+    except TaskError as exc:
+        err_console.print(f"task {decided.task} not resumed: {escape(exc.message)}")
+        return
+    console.print(f"task {decided.task} resumed:")
+    print_result(result)
 
 
 def _as_json(approval: Approval) -> dict[str, object]:

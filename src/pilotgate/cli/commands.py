@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "policy",
     "tools",
     "approvals",
+    "release",
+    "evals",
     "db",
 )
 """Modules under pilotgate.cli, each with a ``register(app: typer.Typer) -> None``."""

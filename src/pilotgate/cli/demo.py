@@ -1,4 +1,5 @@
-"""`pilotgate demo`: a throwaway support-desk pilot, twenty tasks, a verified chain, a caught forgery."""
+"""`pilotgate demo`: a throwaway support-desk pilot, its tasks (tools allowed, denied, approved, a hostile
+document stopped), the security figure from receipts, a verified chain, a caught forgery."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pilotgate.cli.output import console
+from pilotgate.cli.run import COLOURS
 from pilotgate.demo.run import DemoRun, run_demo
 from pilotgate.errors import UsageError
+from pilotgate.runtime import TaskResult
 
-_COLOURS = {"resolved": "green", "escalated": "yellow", "failed": "red"}
+_OUTCOMES = ("resolved", "escalated", "failed")
 
 
 def demo(
@@ -53,27 +56,51 @@ def _print(run: DemoRun) -> None:
     for synced in run.sources:
         if synced.error is not None:
             console.print(f"[red]source {synced.name}:[/] {escape(synced.error.message)}")
+    approved = {a.resumed.task_id: a for a in run.approvals}
     table = Table(title="tasks", title_justify="left")
     table.add_column("user")
-    table.add_column("question", max_width=44)
+    table.add_column("question", max_width=40)
     table.add_column("outcome")
-    table.add_column("answer (first sentence) and sources", max_width=60)
+    table.add_column("tools (policy)", max_width=34)
+    table.add_column("answer (first sentence) and sources", max_width=56)
     for result in run.results:
-        colour = _COLOURS[result.outcome.value]
+        colour = COLOURS[result.label]
         first = result.answer.split(". ")[0].rstrip(".") + "."
         cited = sorted({f"{c.source}/{c.uri}" for c in result.citations})
+        outcome = f"[{colour}]{result.label}[/]"
+        if result.task_id in approved:
+            outcome = f"[cyan]awaited approval[/]\n→ {outcome}"
         table.add_row(
             result.user,
             escape(result.question),
-            f"[{colour}]{result.outcome.value}[/]",
-            escape(first) + (f"\n[dim]{escape(', '.join(cited))}[/]" if cited else ""),
+            outcome,
+            _tools(result, approved.get(result.task_id) is not None),
+            escape(first[:200]) + (f"\n[dim]{escape(', '.join(cited))}[/]" if cited else ""),
         )
     console.print(table)
-    counts = {outcome: sum(r.outcome.value == outcome for r in run.results) for outcome in _COLOURS}
+    counts = {outcome: sum(r.label == outcome for r in run.results) for outcome in _OUTCOMES}
     receipts = run.verify.receipts_checked
     console.print(
         f"{len(run.results)} tasks: {counts['resolved']} resolved, {counts['escalated']} escalated, "
         f"{counts['failed']} failed — {receipts} receipts"
+    )
+    for done in run.approvals:
+        tool = done.waiting.approval.tool if done.waiting.approval else "a tool"
+        console.print(
+            f"[cyan]approval[/] {done.approval_id}: {escape(tool)} waited for finance; approved by "
+            f"{done.approver}; task {done.resumed.task_id} resumed once → {done.resumed.label}"
+        )
+    for denial in run.denials:
+        console.print(
+            f"[red]policy stopped[/] {escape(denial.tool)} for {denial.user} ({escape(denial.question)!r}): "
+            f"rule {escape(str(denial.rule))} — receipt {denial.seq}"
+        )
+    figure = run.security
+    colour = "green" if figure.unauthorised == 0 else "red"
+    console.print(
+        f"[{colour}]unauthorised risky tool executions: {figure.unauthorised}[/] — counted from receipts: "
+        f"{figure.risky_executions} high-risk tool results, {figure.authorised} resting on an allow or a "
+        "consumed approval"
     )
     if run.verify.ok:
         console.print(
@@ -97,6 +124,20 @@ def _print(run: DemoRun) -> None:
         '  pilotgate run "How do I reset my password?" --user alice\n'
         "  pilotgate receipts verify"
     )
+
+
+def _tools(result: TaskResult, was_approved: bool) -> str:
+    """Each tool call of a task and what became of it."""
+    lines = []
+    for call, answer in result.tool_summary():
+        if answer is None:
+            verdict = "[cyan]waiting[/]"
+        elif answer.is_error:
+            verdict = "[red]denied[/]" if answer.content.startswith("denied") else "[red]refused[/]"
+        else:
+            verdict = "[green]approved, ran[/]" if was_approved else "[green]allowed, ran[/]"
+        lines.append(f"{escape(call.name)}: {verdict}")
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:

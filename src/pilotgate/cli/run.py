@@ -11,8 +11,16 @@ from rich.table import Table
 
 from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import console
-from pilotgate.runtime import TaskResult, open_runtime
+from pilotgate.runtime import TaskResult, TaskState, open_runtime
 from pilotgate.workspace import open_workspace
+
+COLOURS = {
+    "resolved": "green",
+    "escalated": "yellow",
+    "failed": "red",
+    "awaiting_approval": "cyan",
+    "parked": "magenta",
+}
 
 
 def run(
@@ -22,11 +30,11 @@ def run(
     pilot: PilotOption = None,
     db: DbOption = None,
 ) -> None:
-    """Run one task: retrieval with the user's permissions, the model, an answer with citations."""
+    """Run one task: retrieval with the user's permissions, the model, tool calls under policy, an answer."""
     workspace = open_workspace(pilot, db)
     try:
-        runtime = open_runtime(workspace)
-        result = runtime.run(question, user=user)
+        with open_runtime(workspace) as runtime:
+            result = runtime.run(question, user=user)
     finally:
         workspace.close()
     if as_json:
@@ -40,36 +48,63 @@ def result_json(result: TaskResult) -> dict[str, object]:
     return {
         "task": result.task_id,
         "user": result.user,
-        "outcome": result.outcome.value,
+        "state": result.state.value,
+        "outcome": result.outcome.value if result.outcome else None,
         "answer": result.answer,
         "citations": [
             {"chunk": c.chunk_id, "source": c.source, "uri": c.uri, "version": c.version}
             for c in result.citations
         ],
+        "tool_calls": [
+            {
+                "id": call.id,
+                "tool": call.name,
+                "arguments": dict(call.arguments),
+                "result": None if answer is None else answer.content,
+                "is_error": None if answer is None else answer.is_error,
+            }
+            for call, answer in result.tool_summary()
+        ],
+        "approval": result.approval.id if result.approval else None,
         "receipts": [{"seq": r.seq, "hash": r.hash} for r in result.receipts],
     }
 
 
 def print_result(result: TaskResult) -> None:
-    """The result for a person: outcome, answer, sources and the receipts that prove it."""
-    colour = {"resolved": "green", "escalated": "yellow", "failed": "red"}[result.outcome.value]
-    console.print(
-        f"[bold {colour}]{result.outcome.value}[/]  task {result.task_id}  ({result.latency_ms:.1f} ms)"
-    )
+    """The result for a person: outcome (or what it waits for), answer, tools, sources and receipts."""
+    colour = COLOURS[result.label]
+    console.print(f"[bold {colour}]{result.label}[/]  task {result.task_id}  ({result.latency_ms:.1f} ms)")
     console.print(escape(result.answer))
+    for call, answer in result.tool_summary():
+        args = json.dumps(dict(call.arguments), ensure_ascii=False, sort_keys=True)
+        if answer is None:
+            what = "[cyan]waiting[/]"
+        elif answer.is_error:
+            what = f"[red]not run[/]: {escape(answer.content[:160])}"
+        else:
+            what = "[green]ran[/]"
+        console.print(f"  tool {escape(call.name)}({escape(args)}): {what}")
     if result.citations:
         table = Table(title="sources", title_justify="left", show_edge=False)
         table.add_column("#", justify="right")
         table.add_column("source")
         table.add_column("document")
         table.add_column("version", justify="right")
-        for number, chunk in enumerate(result.citations, 1):
-            table.add_row(str(number), chunk.source, escape(chunk.uri), str(chunk.version))
+        for number, cite in enumerate(result.citations, 1):
+            version = "" if cite.version is None else str(cite.version)
+            table.add_row(str(number), cite.source, escape(cite.uri), version)
         console.print(table)
+    if result.state is TaskState.AWAITING_APPROVAL and result.approval is not None:
+        console.print(
+            f"[cyan]next:[/] pilotgate approvals approve {result.approval.id} --as USER  "
+            f"(a user in {escape(', '.join(result.approval.approvers))}; the task then resumes)"
+        )
+    elif result.state is TaskState.PARKED:
+        console.print("[magenta]parked:[/] a person must check the tool call before the task can go on")
     seqs = [r.seq for r in result.receipts]
     if seqs:
         console.print(
-            f"[dim]receipts {seqs[0]}..{seqs[-1]} — `pilotgate receipts show SEQ` for any of them[/]"
+            f"[dim]receipts {min(seqs)}..{max(seqs)} — `pilotgate receipts show SEQ` for any of them[/]"
         )
 
 

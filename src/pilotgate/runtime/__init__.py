@@ -1,17 +1,48 @@
-"""The runtime: a task's state machine, from request to recorded outcome."""
+"""The runtime: a task's state machine, from request to recorded outcome, with tools and approvals.
+
+with open_runtime(workspace) as runtime:
+    result = runtime.run("Refund 480 EUR for order 100422", user="bob")   # may wait for an approval
+    runtime.resume(result.task_id)                                        # once it is decided
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 
-from pilotgate.clock import Clock, IdFactory, new_id, utc_now
+from sqlalchemy import Connection
+
+from pilotgate.approvals import ApprovalQueue
+from pilotgate.clock import Clock, IdFactory, new_id, rfc3339, utc_now
 from pilotgate.data.sync import SourceSync, sync_sources
-from pilotgate.models import Model, ReferenceModel
+from pilotgate.models import Model, Route, Router, build_router
+from pilotgate.models.router import DEFAULT_BACKOFF, Backoff
+from pilotgate.policy import compile_policy
+from pilotgate.receipts import ReceiptLog
+from pilotgate.runtime import logs, rows
+from pilotgate.runtime.limits import DEFAULT_LIMITS, Spent, TaskLimits
+from pilotgate.runtime.result import TaskResult
+from pilotgate.runtime.security import SecurityFigure, unauthorised_risky_executions
 from pilotgate.runtime.states import Outcome, TaskState
-from pilotgate.runtime.task import Runtime, TaskResult
+from pilotgate.runtime.task import Runtime
+from pilotgate.runtime.transcript import Citation, ContextPassage
+from pilotgate.secrets import SecretResolver
+from pilotgate.tools import AdapterFactory, ToolAdapter, ToolCallOutcome, ToolExecutor, ToolRegistry
 from pilotgate.workspace import Workspace
 
-__all__ = ["Outcome", "Runtime", "TaskResult", "TaskState", "open_runtime"]
+__all__ = [
+    "Citation",
+    "ContextPassage",
+    "Outcome",
+    "Runtime",
+    "SecurityFigure",
+    "Spent",
+    "TaskLimits",
+    "TaskResult",
+    "TaskState",
+    "open_runtime",
+    "unauthorised_risky_executions",
+]
 
 
 def open_runtime(
@@ -22,16 +53,67 @@ def open_runtime(
     sync: bool = True,
     on_source: Callable[[SourceSync], None] | None = None,
     model: Model | None = None,
+    limits: TaskLimits = DEFAULT_LIMITS,
+    log: ReceiptLog | None = None,
+    resolver: SecretResolver | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+    timer: Callable[[], float] = time.perf_counter,
+    tool_adapters: Mapping[str, ToolAdapter | AdapterFactory] | None = None,
+    expire: bool = True,
 ) -> Runtime:
-    """A runtime for the workspace's pilot; with ``sync`` its sources are brought up to date first."""
-    log = workspace.receipt_log(clock=clock)
-    if sync:
-        sync_sources(workspace.store, log, workspace.loaded, clock=clock, on_source=on_source)
-    return Runtime(
-        spec=workspace.spec,
-        store=workspace.store,
-        log=log,
-        model=model or ReferenceModel(),
-        clock=clock,
-        ids=ids,
-    )
+    """A runtime for the workspace's pilot; close it when done.
+
+    Secrets are resolved through one ``SecretResolver`` whose every value goes to the receipt log's
+    redactor before it is used (a ``resolver`` passed in is owned, and closed, by the runtime); while the
+    runtime is open, log records are redacted too (``runtime.logs``). ``model`` replaces the pilot's router
+    with that one model, timed by ``timer``; ``tool_adapters`` replaces chosen tools' adapters.
+    With ``sync`` the sources are brought up to date first; with ``expire`` approvals past their time are
+    expired and their tasks escalated.
+    """
+    log = log or workspace.receipt_log(clock=clock)
+    log_filter = logs.install(log.redactor)
+    resolver = resolver or SecretResolver.for_pilot(workspace.loaded, on_resolved=log.redactor.register)
+    router: Router | None = None
+    registry: ToolRegistry | None = None
+    try:
+        if sync:
+            sync_sources(workspace.store, log, workspace.loaded, clock=clock, on_source=on_source)
+        if model is not None:
+            router = Router([Route(model.name, model)], retries=0, backoff=backoff, sleep=sleep, timer=timer)
+        else:
+            router = build_router(workspace.spec, resolver.resolve, backoff=backoff, sleep=sleep)
+        registry = ToolRegistry.from_spec(
+            workspace.spec, resolve_secret=resolver.resolve, adapters=tool_adapters
+        )
+
+        def park(conn: Connection, outcome: ToolCallOutcome) -> None:
+            rows.set_state(conn, outcome.task, TaskState.PARKED, rfc3339(clock()))
+
+        executor = ToolExecutor(registry, workspace.store, log, clock=clock, on_park=park)
+        runtime = Runtime(
+            spec=workspace.spec,
+            store=workspace.store,
+            log=log,
+            router=router,
+            registry=registry,
+            executor=executor,
+            policy=compile_policy(workspace.loaded),
+            approvals=ApprovalQueue(workspace.store, log, clock=clock, ids=ids),
+            resolver=resolver,
+            log_filter=log_filter,
+            limits=limits,
+            clock=clock,
+            ids=ids,
+        )
+    except BaseException:
+        if router is not None:
+            router.close()
+        if registry is not None:
+            registry.close()
+        resolver.close()
+        logs.uninstall(log_filter)
+        raise
+    if expire:
+        runtime.expire_approvals()
+    return runtime

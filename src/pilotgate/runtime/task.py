@@ -1,28 +1,47 @@
-"""One task, end to end: retrieval with the caller's permissions, the model, an answer with citations.
+"""The runtime: one pilot's model router, tools, policy and approval queue, and the tasks that use them.
 
-Each step commits with its receipt (``task.started``, ``retrieval``, ``model.call``, ``task.finished``), so a
-crash between steps loses nothing already recorded and leaves the task visibly ``running``. Later issues put
-tool calls, policy and approvals between the model call and the finish; the shape stays the same.
+``run`` starts a task (its row, ``task.started`` and ``retrieval`` in one transaction) and drives the loop
+(``runtime.loop``) until it finishes or waits for a person. ``resume`` continues a task that waited: after
+its approval was decided, or after a crash (``after_crash=True``); it first asks the tool executor to
+recover any call left between intent and result, so nothing is re-run blindly. ``expire_approvals``
+escalates tasks whose approval ran out of time.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
-
+from pilotgate.approvals import ApprovalQueue
 from pilotgate.clock import Clock, IdFactory, new_id, rfc3339, utc_now
 from pilotgate.data import RetrievedChunk, search
-from pilotgate.errors import TaskError
-from pilotgate.models import Model, ModelRequest, ModelResponse, ReferenceModel
-from pilotgate.receipts import AppendedReceipt, ReceiptLog
+from pilotgate.errors import PilotgateError, TaskError
+from pilotgate.models import ToolDefinition
+from pilotgate.models.router import Router
+from pilotgate.policy import CompiledPolicy
+from pilotgate.receipts import Entry, ReceiptLog
+from pilotgate.runtime import logs, rows
+from pilotgate.runtime.limits import DEFAULT_LIMITS, Spent, TaskLimits
+from pilotgate.runtime.logs import RedactingFilter
+from pilotgate.runtime.loop import (
+    WORKER_ACTOR,
+    PendingCall,
+    TaskRun,
+    drive,
+    finish,
+    log,
+    parked_result,
+    paused,
+)
+from pilotgate.runtime.result import TaskResult
 from pilotgate.runtime.states import Outcome, TaskState
+from pilotgate.runtime.transcript import ContextPassage, dump_passages, load_passages, load_turns
+from pilotgate.secrets import SecretResolver
 from pilotgate.spec import PilotSpec, UserSpec
 from pilotgate.store import Store
 from pilotgate.store.tables import tasks
+from pilotgate.tools import ToolExecutor, ToolRegistry
 
 MAX_QUESTION_CHARS = 8_000
 """A question longer than this is refused before anything is recorded."""
@@ -30,33 +49,32 @@ MAX_QUESTION_CHARS = 8_000
 RETRIEVAL_LIMIT = 5
 """How many chunks a task retrieves for the model."""
 
-WORKER_ACTOR = {"kind": "worker", "id": "pilotgate-runtime"}
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """What one task did: its outcome, its answer, what it cited and the receipts it left."""
-
-    task_id: str
-    user: str
-    question: str
-    outcome: Outcome
-    answer: str
-    citations: tuple[RetrievedChunk, ...]
-    receipts: tuple[AppendedReceipt, ...] = field(default=())
-    latency_ms: float = 0.0
+__all__ = ["MAX_QUESTION_CHARS", "RETRIEVAL_LIMIT", "WORKER_ACTOR", "Runtime", "TaskResult"]
 
 
 @dataclass
 class Runtime:
-    """Runs tasks of one pilot against its store and receipt log."""
+    """Runs tasks of one pilot. Close it (or use ``with``) to close model clients, tools and secrets."""
 
     spec: PilotSpec
     store: Store
     log: ReceiptLog
-    model: Model = field(default_factory=ReferenceModel)
+    router: Router
+    registry: ToolRegistry
+    executor: ToolExecutor
+    policy: CompiledPolicy
+    approvals: ApprovalQueue
+    resolver: SecretResolver | None = None
+    log_filter: RedactingFilter | None = None
+    limits: TaskLimits = DEFAULT_LIMITS
     clock: Clock = utc_now
     ids: IdFactory = new_id
+    _offered: dict[str, tuple[ToolDefinition, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def pilot(self) -> str:
+        """The pilot's name."""
+        return self.spec.pilot.name
 
     def user(self, name: str) -> UserSpec:
         """The declared user called ``name``, or a TaskError naming the users there are."""
@@ -65,12 +83,27 @@ class Runtime:
                 return user
         known = ", ".join(user.name for user in self.spec.users) or "none declared"
         raise TaskError(
-            f"unknown user {name!r}: pilot {self.spec.pilot.name!r} declares {known}",
+            f"unknown user {name!r}: pilot {self.pilot!r} declares {known}",
             hint="add the user under `users:` in pilot.yaml, or pass --user with a declared name",
         )
 
+    def offered(self, user: UserSpec) -> tuple[ToolDefinition, ...]:
+        """The tools ``user``'s roles allow: the only ones the model is shown for their tasks."""
+        cached = self._offered.get(user.name)
+        if cached is None:
+            groups = set(user.groups)
+            cached = tuple(
+                ToolDefinition(t.name, t.spec.description, dict(t.spec.args))
+                for t in self.registry
+                if groups & set(t.spec.roles)
+            )
+            self._offered[user.name] = cached
+        return cached
+
+    # --- starting --------------------------------------------------------------------------------------
+
     def run(self, question: str, *, user: str) -> TaskResult:
-        """Run one task for ``user`` and return its result; every step is a committed receipt."""
+        """Run one task for ``user`` until it finishes or waits for a person."""
         question = question.strip()
         if not question:
             raise TaskError("the question is empty", hint='pass the question in quotes: pilotgate run "..."')
@@ -80,90 +113,160 @@ class Runtime:
                 hint="shorten it",
             )
         caller = self.user(user)
-        started = time.perf_counter()
-        task_id = self.ids("task")
-        recorded: list[AppendedReceipt] = []
-        pilot = self.spec.pilot.name
-
+        with self.store.read() as conn:
+            chunks = search(
+                conn, pilot=self.pilot, query=question, groups=list(caller.groups), limit=RETRIEVAL_LIMIT
+            )
+        passages = [ContextPassage.of(chunk) for chunk in chunks]
+        run = TaskRun(self.ids("task"), caller, question, passages)
+        started = Entry(
+            kind="task.started",
+            body={"input": question, "user": caller.name, "groups": sorted(caller.groups)},
+            actor={"kind": "user", "id": caller.name},
+            task=run.task_id,
+        )
+        retrieved = Entry(
+            kind="retrieval", body=_retrieval_body(question, chunks), actor=WORKER_ACTOR, task=run.task_id
+        )
         with self.log.transaction(self.store) as conn:
             now = rfc3339(self.clock())
             conn.execute(
-                insert(tasks).values(
-                    id=task_id,
-                    pilot=pilot,
+                tasks.insert().values(
+                    id=run.task_id,
+                    pilot=self.pilot,
                     user=caller.name,
                     input=question,
                     state=TaskState.RUNNING,
                     created_at=now,
                     updated_at=now,
+                    step=0,
+                    context=dump_passages(passages),
+                    spent=run.spent.to_json(),
                 )
             )
-            recorded.append(
-                self._append(
-                    conn,
-                    "task.started",
-                    task_id,
-                    {"input": question, "user": caller.name, "groups": sorted(caller.groups)},
-                    actor={"kind": "user", "id": caller.name},
-                )
-            )
+            run.receipts.extend(self.log.append_many(conn, [started, retrieved]))
+        return self._drive(run)
 
+    # --- continuing --------------------------------------------------------------------------------------
+
+    def resume(self, task_id: str, *, after_crash: bool = False) -> TaskResult:
+        """Continue a task that waited for an approval (once it is decided), exactly once.
+
+        ``after_crash`` also continues a task left ``running`` by a process that died. Either way the tool
+        executor first recovers any call left between intent and result (retry, reconcile or park); a task
+        whose call is parked stays parked.
+        """
         with self.store.read() as conn:
-            chunks = search(
-                conn, pilot=pilot, query=question, groups=list(caller.groups), limit=RETRIEVAL_LIMIT
+            row = rows.load(conn, self.pilot, task_id)
+        if row.state is TaskState.PARKED:
+            raise TaskError(
+                f"task {task_id} is parked: a tool call's outcome is unknown",
+                hint="check the tool by its idempotency key (`pilotgate receipts list --task ID`); "
+                "a parked task is never continued automatically",
             )
-        with self.log.transaction(self.store) as conn:
-            recorded.append(self._append(conn, "retrieval", task_id, _retrieval_body(question, chunks)))
-
-        response = self.model.complete(ModelRequest(question=question, context=list(chunks)))
-        cited = _cited(chunks, response)
-        with self.log.transaction(self.store) as conn:
-            recorded.append(self._append(conn, "model.call", task_id, _model_body(response)))
-
-        outcome = Outcome.RESOLVED if cited else Outcome.ESCALATED
-        with self.log.transaction(self.store) as conn:
-            conn.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id)
-                .values(
-                    state=outcome.value,
-                    outcome=outcome.value,
-                    answer=response.text,
-                    updated_at=rfc3339(self.clock()),
+        resumable = {TaskState.AWAITING_APPROVAL} | ({TaskState.RUNNING} if after_crash else set())
+        if row.state not in resumable:
+            raise TaskError(
+                f"task {task_id} is {row.state.value}; there is nothing to resume",
+                hint="a task resumes once, after its approval is decided",
+            )
+        run = self._restore(row)
+        if row.state is TaskState.AWAITING_APPROVAL:
+            waiting = run.pending[0] if run.pending else None
+            if waiting is None or waiting.approval is None:
+                raise TaskError(
+                    f"task {task_id} waits for no approval", hint="this is a bug; please report it"
                 )
-            )
-            body: dict[str, Any] = {
-                "outcome": outcome.value,
-                "answer": response.text,
-                "citations": [chunk.chunk_id for chunk in cited],
-            }
-            if outcome is Outcome.ESCALATED:
-                body["escalated_to"] = self.spec.pilot.escalation.to if self.spec.pilot.escalation else None
-            recorded.append(self._append(conn, "task.finished", task_id, body))
-            if self.spec.receipts.checkpoint_at_task_end:
-                self.log.checkpoint(conn)
+            approval = self.approvals.get(waiting.approval)
+            if approval.state == "pending":
+                return paused(
+                    self, run, TaskState.AWAITING_APPROVAL, f"approval {approval.id} is still pending"
+                )
+            with self.store.write() as conn:
+                if not rows.claim(conn, task_id, TaskState.AWAITING_APPROVAL, rfc3339(self.clock())):
+                    raise TaskError(f"task {task_id} was resumed already", hint="a task resumes exactly once")
+        recovered = self.executor.recover(task_id)
+        for outcome in recovered:
+            run.receipts.extend(outcome.receipts)
+            if outcome.state == "parked":
+                return parked_result(self, run, outcome)
+        return self._drive(run)
 
-        return TaskResult(
-            task_id=task_id,
-            user=caller.name,
-            question=question,
-            outcome=outcome,
-            answer=response.text,
-            citations=tuple(cited),
-            receipts=tuple(recorded),
-            latency_ms=(time.perf_counter() - started) * 1000,
+    def _drive(self, run: TaskRun) -> TaskResult:
+        """The loop; an error that escapes it is recorded (the task ``failed``) before it is raised."""
+        try:
+            return drive(self, run)
+        except Exception as exc:
+            self._fail(run, exc)
+            raise
+
+    def _fail(self, run: TaskRun, exc: Exception) -> None:
+        # A pilotgate error's message is written for users and names no secret; any other exception's
+        # text might hold data, so only its type is recorded.
+        said = f": {exc.message}" if isinstance(exc, PilotgateError) else ""
+        try:
+            finish(
+                self,
+                run,
+                Outcome.FAILED,
+                f"The task failed ({type(exc).__name__}{said}).",
+                extra={"error": type(exc).__name__},
+            )
+        except Exception:
+            log.exception("task %s: could not record its failure", run.task_id)
+
+    def _restore(self, row: rows.TaskRow) -> TaskRun:
+        return TaskRun(
+            task_id=row.id,
+            user=self.user(row.user),
+            question=row.input,
+            passages=load_passages(row.context),
+            turns=load_turns(row.transcript),
+            pending=[PendingCall.from_json(item) for item in row.pending],
+            step=row.step,
+            spent=Spent.from_json(row.spent),
         )
 
-    def _append(
-        self,
-        conn: Connection,
-        kind: str,
-        task_id: str,
-        body: dict[str, Any],
-        *,
-        actor: dict[str, str] | None = None,
-    ) -> AppendedReceipt:
-        return self.log.append(conn, kind=kind, task=task_id, body=body, actor=actor or WORKER_ACTOR)
+    def expire_approvals(self) -> list[str]:
+        """Expire approvals past their time and escalate their tasks; returns the escalated task ids."""
+        escalated: list[str] = []
+        with self.log.transaction(self.store) as conn:
+            expired = self.approvals.expire_due(conn=conn)
+            waiting = rows.awaiting(conn, self.pilot, [a.task for a in expired])
+            for approval in expired:
+                if approval.task not in waiting:
+                    continue
+                run = self._restore(rows.load(conn, self.pilot, approval.task))
+                finish(
+                    self,
+                    run,
+                    Outcome.ESCALATED,
+                    f"Approval {approval.id} for {approval.tool} expired at {approval.expires_at}; a person "
+                    "will take the task over.",
+                    extra={"approval": approval.id, "reason": "approval_expired"},
+                    conn=conn,
+                )
+                escalated.append(approval.task)
+                waiting.discard(approval.task)
+        return escalated
+
+    # --- lifetime ----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the model clients, tool adapters and secret backends."""
+        self.router.close()
+        self.registry.close()
+        if self.resolver is not None:
+            self.resolver.close()
+        if self.log_filter is not None:
+            logs.uninstall(self.log_filter)
+            self.log_filter = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def _retrieval_body(query: str, chunks: Sequence[RetrievedChunk]) -> dict[str, Any]:
@@ -182,20 +285,3 @@ def _retrieval_body(query: str, chunks: Sequence[RetrievedChunk]) -> dict[str, A
             for chunk in chunks
         ],
     }
-
-
-def _model_body(response: ModelResponse) -> dict[str, Any]:
-    return {
-        "model": response.model,
-        "provider": response.provider,
-        "input_tokens": response.input_tokens,
-        "output_tokens": response.output_tokens,
-        "latency_ms": f"{response.latency_ms:.3f}",
-        "output": response.text,
-        "citations": list(response.citations),
-    }
-
-
-def _cited(chunks: Sequence[RetrievedChunk], response: ModelResponse) -> list[RetrievedChunk]:
-    by_id = {chunk.chunk_id: chunk for chunk in chunks}
-    return [by_id[chunk_id] for chunk_id in response.citations if chunk_id in by_id]

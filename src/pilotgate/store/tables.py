@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -80,6 +81,11 @@ tasks = Table(
     Column("release", String(80), nullable=True),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    Column("step", Integer, nullable=False, server_default="0", doc="tool calls asked so far"),
+    Column("context", Text, nullable=True, doc="JSON: the retrieved passages the model sees"),
+    Column("transcript", Text, nullable=True, doc="JSON: tool calls and results so far, in order"),
+    Column("pending", Text, nullable=True, doc="JSON: calls of the model's last turn not yet answered"),
+    Column("spent", Text, nullable=True, doc="JSON: model turns, tool calls, tokens and cost so far"),
     Index("ix_tasks_pilot_state", "pilot", "state"),
 )
 """Tasks and their state; every state change commits with its receipt."""
@@ -191,3 +197,58 @@ approvals = Table(
     Index("ix_approvals_pilot_task", "pilot", "task"),
 )
 """Approval requests and their decisions; only a row here, approved and unconsumed, lets a call through."""
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column("id", String(80), primary_key=True, doc="rel-<first 16 hex of the content hash>"),
+    Column("content_hash", String(71), nullable=False, doc="sha256 over the manifest's canonical JSON"),
+    Column("manifest", Text, nullable=False, doc="JSON: each behaviour-changing part and its hash"),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("receipt", String(71), nullable=False, doc="hash of the release.created receipt"),
+)
+"""Releases: a content hash of everything that changes the pilot's behaviour, recorded once."""
+
+eval_runs = Table(
+    "eval_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("pilot", String(64), nullable=False),
+    Column("release", String(80), nullable=True),
+    Column("state", String(16), nullable=False, doc="running | complete | interrupted"),
+    Column("created_at", String(40), nullable=False),
+    Column("finished_at", String(40), nullable=True),
+    Column(
+        "cases",
+        Text,
+        nullable=False,
+        doc="JSON: case id -> {category, user, runs, needed, judged, human_label}",
+    ),
+    Column("receipt", String(71), nullable=True, doc="hash of the eval.run receipt, once complete"),
+    Column("blessed_by", String(128), nullable=True),
+    Column("blessed_at", String(40), nullable=True),
+    Column("blessed_receipt", String(71), nullable=True, doc="hash of the eval.blessed receipt"),
+    Index("ix_eval_runs_pilot_release", "pilot", "release"),
+)
+"""Eval runs: which release, which cases (so a resumed run knows what is left), and their receipts."""
+
+eval_results = Table(
+    "eval_results",
+    metadata,
+    Column("run_id", String(64), ForeignKey("eval_runs.id"), primary_key=True),
+    Column("case_id", String(128), primary_key=True),
+    Column("repeat", Integer, primary_key=True, autoincrement=False),
+    Column("category", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False, doc="resolved | escalated | failed"),
+    Column("passed", Boolean, nullable=False),
+    Column("assertions", Text, nullable=False, doc="JSON list of each assertion's result"),
+    Column("answer", Text, nullable=False),
+    Column("cost", String(40), nullable=True, doc="decimal string; null when unknown"),
+    Column("latency_ms", Float, nullable=False),
+    Column("task", String(64), nullable=True),
+    Column("receipts", Text, nullable=False, doc="JSON list of the task's receipt hashes"),
+    Column("recorded_at", String(40), nullable=False),
+)
+"""One row per case and repeat of a run: outcome, each assertion's result, cost, latency, receipts."""

@@ -1,0 +1,214 @@
+"""How much time pilotgate itself adds to a task, beside the model's own time.
+
+    python benchmarks/runtime.py [--tasks 300] [--latency-ms 5] [--chunks 10000] [--pg postgresql+psycopg://...]
+
+Runs tasks inline (one process, one after another) through the real runtime against a local
+OpenAI-compatible server with a fixed latency: ``tests/doubles/openai_server.py``, a *test double of the
+chat-completions protocol* (not OpenAI: it answers from a script), on 127.0.0.1 in a thread. The pilot is
+the demo support desk plus a folder source of synthetic Markdown holding ``--chunks`` chunks, so retrieval
+ranks over that many. Two task shapes:
+
+- **tool**: the model asks for ``lookup_order`` (a read tool: retrieval, two model calls, one policy
+  decision, the tool's intent and result; 8 receipts in 5 commits);
+- **answer**: the model answers at once (retrieval, one model call; 4 receipts in 2 commits).
+
+For each task: total wall time, and model time = the wall time spent inside ``Router.route`` (the openai
+SDK, HTTP and the server's fixed latency). Overhead = total - model: pilotgate's own time (retrieval,
+policy, the tool, receipts, commits, the task row). It prints tasks/s and overhead p50 / p95 on SQLite
+(a file, WAL, synchronous=FULL) and on PostgreSQL (``--pg`` or PILOTGATE_BENCH_POSTGRES_URL /
+PILOTGATE_TEST_POSTGRES_URL; skipped with a note when absent).
+
+Target (issue 4): overhead p50 < 1.5 ms per task on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from doubles.openai_server import OpenAIServerDouble, Reply
+from doubles.openai_server import text as text_reply
+from doubles.openai_server import tool_call as tool_reply
+from pilotgate.demo import scaffold_pilot
+from pilotgate.models import NO_BACKOFF
+from pilotgate.runtime import Runtime, open_runtime
+from pilotgate.workspace import open_workspace
+
+WORDS = [f"w{i:05d}" for i in range(20_000)]
+SEED = 7
+
+
+def write_corpus(folder: Path, chunks: int) -> None:
+    """``chunks`` sections of 300-700 characters in Markdown files of five sections each."""
+    rng = random.Random(SEED)
+    folder.mkdir(parents=True)
+    weights = [1 / (rank + 1) for rank in range(len(WORDS))]
+    for doc in range((chunks + 4) // 5):
+        sections = []
+        for section in range(min(5, chunks - doc * 5)):
+            words = rng.choices(WORDS, weights, k=rng.randint(50, 110))
+            sections.append(f"## Section {section}\n{' '.join(words)}.\n")
+        (folder / f"doc{doc:05d}.md").write_text(f"# Document {doc}\n\n" + "\n".join(sections))
+
+
+def make_pilot(root: Path, base_url: str, chunks: int) -> None:
+    """The demo pilot, with its model pointed at the double and a big folder source added."""
+    scaffold_pilot(root)
+    write_corpus(root / "sources" / "kb", chunks)
+    pilot = root / "pilot.yaml"
+    source = pilot.read_text()
+    start, end = source.index("models:"), source.index("tools:")
+    model = (
+        "models:\n"
+        "  - name: primary\n"
+        "    provider: openai-compatible\n"
+        f"    base_url: {base_url}\n"
+        "    model: gpt-4o-mini\n"
+        "    timeout: 10s\n"
+        "    price: {input_per_mtok: 0.15, output_per_mtok: 0.6}\n\n"
+    )
+    source = source[:start] + model + source[end:]
+    kb = (
+        "  - name: kb\n    kind: folder\n    path: sources/kb\n    owner: bench\n    sensitivity: internal\n"
+        "    read: [agents]\n    freshness: 365d\n    rank: 4\n"
+    )
+    source = source.replace("\nreceipts:", "\n" + kb + "\nreceipts:", 1)
+    source = source.replace("checkpoint_at_task_end: true", "checkpoint_at_task_end: false")
+    pilot.write_text(source)
+
+
+@contextmanager
+def timed_router(runtime: Runtime) -> Iterator[list[float]]:
+    """Record the wall time of every ``Router.route`` call (the model's time, SDK and HTTP included)."""
+    spent: list[float] = []
+    original = runtime.router.route
+
+    def route(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - began)
+
+    runtime.router.route = route  # type: ignore[method-assign]
+    try:
+        yield spent
+    finally:
+        runtime.router.route = original  # type: ignore[method-assign]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_shape(
+    runtime: Runtime, server: OpenAIServerDouble, shape: str, tasks: int, latency: float
+) -> tuple[float, list[float], int]:
+    """Run ``tasks`` tasks of one shape; tasks/s, overheads in ms, receipts per task."""
+    rng = random.Random(SEED)
+
+    def script() -> list[Reply]:
+        answer = text_reply("Order 100200 is on its way [1].")
+        answer = Reply(answer.status, answer.body, latency, answer.headers)
+        if shape == "answer":
+            return [answer]
+        ask = tool_reply("lookup_order", {"order_id": "100200"}, call_id="c1")
+        return [Reply(ask.status, ask.body, latency, ask.headers), answer]
+
+    overheads: list[float] = []
+    receipts = 0
+    with timed_router(runtime) as model_times:
+        began = time.perf_counter()
+        for _ in range(tasks):
+            server.reply(*script())
+            question = f"Where is my order 100200? {' '.join(rng.sample(WORDS[200:20_000], 3))}"
+            before = len(model_times)
+            started = time.perf_counter()
+            result = runtime.run(question, user="bob")
+            total = time.perf_counter() - started
+            overheads.append((total - sum(model_times[before:])) * 1000)
+            receipts = len(result.receipts)
+        elapsed = time.perf_counter() - began
+    return tasks / elapsed, overheads, receipts
+
+
+def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="pilotgate-bench-") as tmp, OpenAIServerDouble() as server:
+        root = Path(tmp) / "desk"
+        make_pilot(root, server.base_url, chunks)
+        workspace = open_workspace(root, url)
+        try:
+            began = time.perf_counter()
+            runtime = open_runtime(workspace, backoff=NO_BACKOFF)
+            print(
+                f"{label}: ingested {chunks:,} chunks (+ the demo's) in {time.perf_counter() - began:.1f} s"
+            )
+            with runtime:
+                run_shape(runtime, server, "tool", 20, latency_ms / 1000)  # warm up
+                for shape in ("tool", "answer"):
+                    rate, overheads, receipts = run_shape(runtime, server, shape, tasks, latency_ms / 1000)
+                    p50, p95 = statistics.median(overheads), percentile(overheads, 0.95)
+                    print(
+                        f"  {shape:6} {rate:7.1f} tasks/s  overhead p50 {p50:6.2f} ms  "
+                        f"p95 {p95:6.2f} ms  ({receipts} receipts per task, "
+                        f"model latency {latency_ms:g} ms per call)"
+                    )
+        finally:
+            workspace.close()
+
+
+def postgres_url(arg: str | None) -> str | None:
+    return (
+        arg or os.environ.get("PILOTGATE_BENCH_POSTGRES_URL") or os.environ.get("PILOTGATE_TEST_POSTGRES_URL")
+    )
+
+
+@contextmanager
+def fresh_schema(base: str) -> Iterator[str]:
+    """A URL whose search_path is a new schema, dropped afterwards."""
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def main(argv: list[str] | None = None, run: Callable[..., None] = bench) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--pg", default=None)
+    args = parser.parse_args(argv)
+    run("sqlite", None, args.tasks, args.latency_ms, args.chunks)
+    pg = postgres_url(args.pg)
+    if pg is None:
+        print("postgresql: skipped (pass --pg or set PILOTGATE_BENCH_POSTGRES_URL)")
+        return
+    with fresh_schema(pg) as url:
+        run("postgresql", url, args.tasks, args.latency_ms, args.chunks)
+
+
+if __name__ == "__main__":
+    main()

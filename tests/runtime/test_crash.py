@@ -1,0 +1,154 @@
+"""A crash between a tool call's intent and its result: the task is never continued blindly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runtime_helpers import bodies, kinds
+
+from pilotgate.demo import scaffold_pilot
+from pilotgate.errors import TaskError
+from pilotgate.runtime import TaskState, open_runtime
+from pilotgate.runtime.rows import load
+from pilotgate.tools import ToolOutput
+from pilotgate.workspace import Workspace, open_workspace
+
+SMALL_REFUND = "Refund 35 EUR for order 100311, the parcel arrived late."
+
+
+@dataclass
+class CountingAdapter:
+    """A refund adapter that counts calls, can fail mid-call, and knows no key when asked to reconcile."""
+
+    raise_mid_call: bool = False
+    kind: str = "python"
+    calls: int = 0
+    reconciles: int = 0
+
+    @property
+    def can_reconcile(self) -> bool:
+        return True
+
+    def call(self, args: Mapping[str, Any], *, idempotency_key: str) -> ToolOutput:
+        self.calls += 1
+        if self.raise_mid_call:
+            raise ConnectionResetError("the payments API dropped the connection after the request was sent")
+        return ToolOutput(content={"refund": "rf-1", **args})
+
+    def reconcile(self, idempotency_key: str) -> ToolOutput | None:
+        self.reconciles += 1
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_adapter_that_raises_mid_call_parks_the_task(workspace: Workspace) -> None:
+    adapter = CountingAdapter(raise_mid_call=True)
+    with open_runtime(workspace, tool_adapters={"issue_refund": adapter}) as runtime:
+        result = runtime.run(SMALL_REFUND, user="bob")
+        assert result.state is TaskState.PARKED and result.outcome is None
+        assert "unknown" in result.answer
+        with pytest.raises(TaskError, match="parked"):
+            runtime.resume(result.task_id, after_crash=True)
+    assert (adapter.calls, adapter.reconciles) == (1, 1)
+    assert kinds(workspace, result.task_id)[-3:] == ["policy.decision", "tool.intent", "tool.parked"]
+    with workspace.store.read() as conn:
+        assert load(conn, workspace.name, result.task_id).state is TaskState.PARKED
+
+
+CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pilotgate.runtime import open_runtime
+    from pilotgate.tools import ToolOutput
+    from pilotgate.workspace import open_workspace
+
+    class DiesMidCall:
+        kind = "python"
+        can_reconcile = True
+        def call(self, args, *, idempotency_key):
+            with open(sys.argv[2], "a") as calls:
+                calls.write(idempotency_key + "\\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        def reconcile(self, key):
+            return None
+        def close(self):
+            pass
+
+    workspace = open_workspace(sys.argv[1])
+    runtime = open_runtime(workspace, tool_adapters={"issue_refund": DiesMidCall()})
+    runtime.run(sys.argv[3], user="bob")
+    """
+)
+
+
+def test_a_killed_worker_leaves_an_intent_that_is_recovered_not_rerun(tmp_path: Path) -> None:
+    folder = tmp_path / "desk"
+    scaffold_pilot(folder)
+    calls = tmp_path / "calls.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(folder), str(calls), SMALL_REFUND],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0  # killed
+    assert len(calls.read_text().splitlines()) == 1
+    workspace = open_workspace(folder)
+    try:
+        [started] = bodies_of_kind(workspace, "task.started")
+        task = started
+        with workspace.store.read() as conn:
+            assert load(conn, workspace.name, task).state is TaskState.RUNNING
+        assert kinds(workspace, task)[-1] == "tool.intent"
+        adapter = CountingAdapter()
+        with open_runtime(workspace, tool_adapters={"issue_refund": adapter}, sync=False) as runtime:
+            result = runtime.resume(task, after_crash=True)
+        assert result.state is TaskState.PARKED
+        assert adapter.calls == 0 and adapter.reconciles == 1
+        assert len(calls.read_text().splitlines()) == 1
+        assert bodies(workspace, task, "tool.parked")[0]["replay"] == "reconcilable"
+    finally:
+        workspace.close()
+
+
+def bodies_of_kind(workspace: Workspace, kind: str) -> list[str]:
+    from runtime_helpers import receipts_of
+
+    return [r.task or "" for r in receipts_of(workspace, kind=kind)]
+
+
+def test_a_crash_after_the_result_replays_it_from_the_ledger(workspace: Workspace) -> None:
+    """A worker that died after the tool's result was recorded: the task goes on with that result."""
+    adapter = CountingAdapter()
+    with open_runtime(workspace, tool_adapters={"issue_refund": adapter}) as runtime:
+        result = runtime.run(SMALL_REFUND, user="bob")
+        from sqlalchemy import update
+
+        from pilotgate.store.tables import tasks
+
+        # Put the row back as it was saved just before the call (decided, pending, no result yet).
+        with workspace.store.write() as conn:
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == result.task_id)
+                .values(
+                    state="running",
+                    pending='[{"call": {"id": "call_1", "name": "issue_refund", "arguments": '
+                    '{"order_id": "100311", "amount": 35}}, "step": 1, "effect": "allow", '
+                    '"decision": "sha256:x", "approval": null}]',
+                    transcript='[{"call": {"id": "call_1", "name": "issue_refund", "arguments": '
+                    '{"order_id": "100311", "amount": 35}}}]',
+                )
+            )
+        again = runtime.resume(result.task_id, after_crash=True)
+    assert again.outcome is not None and again.outcome.value == "resolved"
+    assert adapter.calls == 1
