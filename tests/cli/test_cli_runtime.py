@@ -91,3 +91,23 @@ def test_a_call_whose_outcome_is_unknown_parks_and_the_cli_says_so(
     assert "parked" in output and "a person must check" in output
     code, output = run(app, desk, "approvals", "list", "--all", "--json")
     assert json.loads(output)[0]["state"] == "consumed"
+
+
+def test_approvals_list_needs_no_model_key(
+    app: typer.Typer, desk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing approvals opens no model client, so a key that is not set does not stop an approver."""
+    code, _ = run(app, desk, "run", BIG_REFUND, "--user", "bob")
+    assert code == 0
+    text = (desk / "pilot.yaml").read_text()
+    remote = (
+        "models:\n  - name: remote\n    provider: openai-compatible\n    base_url: http://127.0.0.1:9/v1\n"
+        "    model: some-model\n    api_key: env:PILOTGATE_TEST_UNSET_KEY\n"
+    )
+    text = re.sub(r"^models:.*\n", remote, text, count=1, flags=re.MULTILINE)
+    assert "\nrouting:" not in text
+    (desk / "pilot.yaml").write_text(text + "\nrouting: {primary: remote, fallbacks: [reference]}\n")
+    monkeypatch.delenv("PILOTGATE_TEST_UNSET_KEY", raising=False)
+    code, listed = run(app, desk, "approvals", "list", "--json")
+    assert code == 0, listed
+    assert json.loads(listed)[0]["tool"] == "issue_refund"

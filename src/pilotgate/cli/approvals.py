@@ -21,7 +21,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pilotgate.approvals import Approval
+from pilotgate.approvals import Approval, ApprovalQueue
 from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import console, err_console
 from pilotgate.cli.run import print_result
@@ -72,8 +72,10 @@ def list_command(
     """Show the pending approval requests (all of them with --all), oldest first."""
     workspace = open_workspace(pilot, db)
     try:
-        with open_runtime(workspace, sync=False) as runtime:  # expires what is due first
-            found = runtime.approvals.find(states=None if show_all else ("pending",))
+        # Listing needs no model or tool: a queue on the store is enough, so it works without any API key.
+        # Requests past their time show as expired; approve/deny (and every runtime start) record that.
+        queue = ApprovalQueue(workspace.store, workspace.receipt_log(signed=False))
+        found = queue.find(states=None if show_all else ("pending",))
     finally:
         workspace.close()
     if as_json:
