@@ -186,7 +186,7 @@ def test_cli_lists_sources_and_writes_the_contract(
 def test_a_bulk_ingest_refreshes_postgres_planner_statistics(
     pilot_dir: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without fresh statistics the first searches after a bulk ingest got a bad plan (32 ms at 10k chunks)."""
+    """Without fresh statistics the first searches after a bulk ingest got a bad plan (32 ms, 10k chunks)."""
     from pilotgate.data import sync as sync_module
 
     monkeypatch.setattr(sync_module, "ANALYZE_AFTER_CHUNKS", 1)
