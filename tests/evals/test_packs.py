@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from evals_helpers import GOLDEN_YAML, MORE_JSONL, write_pilot
 
+from eval_pilot import GOLDEN_YAML, MORE_JSONL, write_pilot
 from pilotgate.errors import ConfigError
 from pilotgate.evals import load_pack, load_packs
 from pilotgate.spec import load_pilot

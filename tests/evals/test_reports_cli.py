@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import typer
-from evals_helpers import write_pilot
 from typer.testing import CliRunner
 
+from eval_pilot import write_pilot
 from pilotgate.cli import evals as evals_cli
 from pilotgate.errors import UsageError
 from pilotgate.evals.assertions import AssertionResult
