@@ -1,4 +1,4 @@
-"""A small pilot and pack for the eval tests."""
+"""Stored runs and promotions for the gate tests, on the shared eval test pilot."""
 
 from __future__ import annotations
 
