@@ -16,7 +16,7 @@ from pilotgate.policy import (
     run_policy_tests,
     summary,
 )
-from pilotgate.spec import LoadedPilot
+from pilotgate.spec import LoadedPilot, load_pilot_text
 
 
 def test_the_desks_declared_tests_all_pass(desk: LoadedPilot, policy: CompiledPolicy) -> None:
@@ -64,3 +64,24 @@ def test_lookups_suggest_close_names(desk: LoadedPilot) -> None:
         lookup_tool(desk.spec, "refund")
     assert caught.value.hint is not None
     assert "issue_refund" in caught.value.hint
+
+
+def test_a_policy_test_can_give_the_task_the_rules_see() -> None:
+    spec = load_pilot_text(
+        """\
+pilot: {name: desk, owner: o, workflow: w}
+users: [{name: bob, groups: [agents]}]
+tools:
+  - {name: refund, adapter: "python:m:f", effect: external, risk: high, roles: [agents]}
+policy:
+  rules:
+    - {name: refunds, decision: allow, when: 'tool.name == "refund"'}
+    - {name: named-orders-only, decision: deny, when: 'has(task.input) && !task.input.contains(args.order)'}
+  tests:
+    - {user: bob, tool: refund, args: {order: "42"}, task: {input: "refund order 42"}, expect: allow}
+    - {user: bob, tool: refund, args: {order: "42"}, task: {input: "do vouchers expire?"}, expect: deny}
+"""
+    )
+    results = run_policy_tests(compile_policy(spec), spec)
+    assert [r.passed for r in results] == [True, True]
+    assert results[1].decision is not None and results[1].decision.rule == "named-orders-only"

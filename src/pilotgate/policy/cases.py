@@ -73,7 +73,13 @@ def run_policy_tests(compiled: CompiledPolicy, spec: PilotSpec) -> list[PolicyTe
         decision: Decision | None = None
         problem: str | None = None
         try:
-            decision = compiled.decide(lookup_user(spec, test.user), lookup_tool(spec, test.tool), test.args)
+            decision = compiled.decide(
+                lookup_user(spec, test.user),
+                lookup_tool(spec, test.tool),
+                test.args,
+                task=test.task,
+                budget=test.budget,
+            )
         except UsageError as exc:
             problem = exc.message
         results.append(PolicyTestResult(index, label, test.user, test.tool, test.expect, decision, problem))

@@ -39,6 +39,10 @@ class PolicyTest(SpecModel):
     """A declared tool being called."""
     args: dict[str, Any] = Field(default={})
     """The call's arguments."""
+    task: dict[str, Any] | None = None
+    """The task the call belongs to, as rules see it (e.g. `{input: "..."}`), for rules over `task`."""
+    budget: dict[str, Any] | None = None
+    """The task's budget as rules see it (e.g. `{spent: 0.02}`), for rules over `budget`."""
     expect: Decision
     """The decision the policy must reach."""
     name: Text | None = None
