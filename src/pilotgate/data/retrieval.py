@@ -41,6 +41,7 @@ from pilotgate.clock import rfc3339, utc_now
 from pilotgate.data.acl import any_of, group_token, pilot_token, source_token
 from pilotgate.data.registry import SourceRegistry
 from pilotgate.data.terms import content_terms
+from pilotgate.store.engine import driver_execute
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,9 @@ def _ranked(
             join = "\nJOIN chunks AS c ON c.rowid = chunks_fts.rowid"
             extra = _stale_condition(stale, params)
         ranked = _SQLITE_RANKED.format(join=join, extra=extra)
-        statement = text(_SQLITE_OUTER.format(ranked=ranked))
+        # sqlite3 takes ``:name`` parameters as they are: the driver cursor skips SQLAlchemy's text() compile
+        # and result machinery on every task's retrieval.
+        found = driver_execute(conn, _SQLITE_OUTER.format(ranked=ranked), params).fetchall()
     elif dialect == "postgresql":
         tokens = tsquery_any(group_token(pilot, group) for group in wanted_groups)
         if sources is not None:
@@ -353,6 +356,7 @@ def _ranked(
             extra += _stale_condition(stale, params)
         ranked = _POSTGRESQL_RANKED.format(extra=extra)
         statement = text(_POSTGRESQL_OUTER.format(ranked=ranked)).bindparams(*bind)
+        found = list(conn.execute(statement, params))
     else:
         raise NotImplementedError(f"full-text search is not implemented for the {dialect} dialect")
     return [
@@ -372,7 +376,7 @@ def _ranked(
             ingested_at=row[12],
             content_at=row[13],
         )
-        for row in conn.execute(statement, params)
+        for row in found
     ]
 
 

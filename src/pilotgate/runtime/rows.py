@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from pilotgate.errors import TaskError
 from pilotgate.runtime.states import TaskState
+from pilotgate.store.engine import driver_execute
 from pilotgate.store.tables import tasks
 
 
@@ -60,9 +63,51 @@ def load(conn: Connection, pilot: str, task_id: str) -> TaskRow:
 
 def set_state(conn: Connection, task_id: str, state: TaskState, at: str, **values: Any) -> None:
     """Move a task to ``state`` (with any other columns given)."""
-    conn.execute(
-        update(tasks).where(tasks.c.id == task_id).values(state=state.value, updated_at=at, **values)
-    )
+    names = tuple(values)
+    sql = _set_state_sql(conn.dialect.name, names)
+    params = (state.value, at, *(_plain(values[name]) for name in names), task_id)
+    # On a driver cursor: building and executing a Core UPDATE cost ~0.2 ms a call, far more than the
+    # UPDATE itself (measured); the statement text is built once per column set.
+    driver_execute(conn, sql, params)
+
+
+def insert(conn: Connection, **values: Any) -> None:
+    """Insert a task row (the columns given), on the caller's transaction."""
+    names = tuple(values)
+    sql = _insert_sql(conn.dialect.name, names)
+    driver_execute(conn, sql, tuple(_plain(values[name]) for name in names))
+
+
+_COLUMNS = frozenset(column.name for column in tasks.columns)
+
+
+def _plain(value: Any) -> Any:
+    """A value the driver takes as is (a StrEnum becomes its plain string)."""
+    return value.value if isinstance(value, StrEnum) else value
+
+
+@cache
+def _set_state_sql(dialect: str, names: tuple[str, ...]) -> str:
+    unknown = set(names) - _COLUMNS
+    if unknown:
+        raise ValueError(f"no such task columns: {sorted(unknown)}")
+    mark = _MARKS[dialect]
+    assignments = ", ".join(f'"{name}" = {mark}' for name in ("state", "updated_at", *names))
+    return f"UPDATE tasks SET {assignments} WHERE id = {mark}"  # noqa: S608 - known columns, placeholders
+
+
+@cache
+def _insert_sql(dialect: str, names: tuple[str, ...]) -> str:
+    unknown = set(names) - _COLUMNS
+    if unknown:
+        raise ValueError(f"no such task columns: {sorted(unknown)}")
+    mark = _MARKS[dialect]
+    columns = ", ".join(f'"{name}"' for name in names)
+    return f"INSERT INTO tasks ({columns}) VALUES ({', '.join(mark for _ in names)})"  # noqa: S608 - known columns, placeholders
+
+
+_MARKS = {"sqlite": "?", "postgresql": "%s"}
+"""The drivers' parameter markers (sqlite3 and psycopg)."""
 
 
 def claim(conn: Connection, task_id: str, expected: TaskState, at: str) -> bool:

@@ -40,7 +40,6 @@ from pilotgate.runtime.transcript import ContextPassage, dump_passages, load_pas
 from pilotgate.secrets import SecretResolver
 from pilotgate.spec import PilotSpec, UserSpec
 from pilotgate.store import Store
-from pilotgate.store.tables import tasks
 from pilotgate.tools import ToolExecutor, ToolRegistry
 
 MAX_QUESTION_CHARS = 8_000
@@ -130,19 +129,18 @@ class Runtime:
         )
         with self.log.transaction(self.store) as conn:
             now = rfc3339(self.clock())
-            conn.execute(
-                tasks.insert().values(
-                    id=run.task_id,
-                    pilot=self.pilot,
-                    user=caller.name,
-                    input=question,
-                    state=TaskState.RUNNING,
-                    created_at=now,
-                    updated_at=now,
-                    step=0,
-                    context=dump_passages(passages),
-                    spent=run.spent.to_json(),
-                )
+            rows.insert(
+                conn,
+                id=run.task_id,
+                pilot=self.pilot,
+                user=caller.name,
+                input=question,
+                state=TaskState.RUNNING.value,
+                created_at=now,
+                updated_at=now,
+                step=0,
+                context=dump_passages(passages),
+                spent=run.spent.to_json(),
             )
             run.receipts.extend(self.log.append_many(conn, [started, retrieved]))
         return self._drive(run)
