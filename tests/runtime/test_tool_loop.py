@@ -9,6 +9,7 @@ import pytest
 from runtime_helpers import ScriptedModel, bodies, kinds, receipts_of, response
 
 from doubles.openai_server import closed_port_url
+from pilotgate.demo import scaffold_pilot
 from pilotgate.models import NO_BACKOFF, ModelRequest, ToolCall
 from pilotgate.runtime import Outcome, Runtime, TaskLimits, TaskState, open_runtime
 from pilotgate.runtime.rows import load
@@ -222,3 +223,22 @@ def test_an_error_in_the_loop_is_recorded_as_a_failed_task(workspace: Workspace)
     assert b"4111" not in finished.canonical
     with workspace.store.read() as conn:
         assert load(conn, workspace.name, finished.task or "").state is TaskState.FAILED
+
+
+def test_limits_declared_in_pilot_yaml_stop_the_task(tmp_path: Path) -> None:
+    scaffold_pilot(tmp_path / "desk")
+    path = tmp_path / "desk" / "pilot.yaml"
+    text = path.read_text()
+    assert "\n  max_tool_calls: 8\n" in text
+    path.write_text(text.replace("\n  max_tool_calls: 8\n", "\n  max_tool_calls: 0\n", 1))
+    workspace = open_workspace(tmp_path / "desk")
+    try:
+        with open_runtime(workspace) as runtime:
+            assert runtime.limits.max_tool_calls == 0
+            result = runtime.run("Where is my order 100200?", user="alice")
+        assert result.outcome is Outcome.ESCALATED
+        finished = bodies(workspace, result.task_id, "task.finished")[0]
+        assert finished["stopped"] == {"limit": "max_tool_calls", "value": 0}
+        assert bodies(workspace, result.task_id, "tool.intent") == []
+    finally:
+        workspace.close()

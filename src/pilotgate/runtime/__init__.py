@@ -20,7 +20,7 @@ from pilotgate.models.router import DEFAULT_BACKOFF, Backoff
 from pilotgate.policy import compile_policy
 from pilotgate.receipts import ReceiptLog
 from pilotgate.runtime import logs, rows
-from pilotgate.runtime.limits import DEFAULT_LIMITS, Spent, TaskLimits
+from pilotgate.runtime.limits import Spent, TaskLimits, limits_from_spec
 from pilotgate.runtime.result import TaskResult
 from pilotgate.runtime.security import SecurityFigure, unauthorised_risky_executions
 from pilotgate.runtime.states import Outcome, TaskState
@@ -53,7 +53,7 @@ def open_runtime(
     sync: bool = True,
     on_source: Callable[[SourceSync], None] | None = None,
     model: Model | None = None,
-    limits: TaskLimits = DEFAULT_LIMITS,
+    limits: TaskLimits | None = None,
     log: ReceiptLog | None = None,
     resolver: SecretResolver | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
@@ -102,7 +102,7 @@ def open_runtime(
             approvals=ApprovalQueue(workspace.store, log, clock=clock, ids=ids),
             resolver=resolver,
             log_filter=log_filter,
-            limits=limits,
+            limits=limits or limits_from_spec(workspace.spec),
             clock=clock,
             ids=ids,
         )

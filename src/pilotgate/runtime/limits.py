@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
+from pilotgate.spec import PilotSpec
+
 
 @dataclass(frozen=True)
 class TaskLimits:
@@ -27,6 +29,16 @@ class TaskLimits:
 
 
 DEFAULT_LIMITS = TaskLimits()
+
+
+def limits_from_spec(spec: PilotSpec) -> TaskLimits:
+    """The limits pilot.yaml declares under ``limits`` (its defaults are DEFAULT_LIMITS')."""
+    declared = spec.limits
+    return TaskLimits(
+        max_model_turns=declared.max_model_turns,
+        max_tool_calls=declared.max_tool_calls,
+        max_tokens=declared.max_tokens,
+    )
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pilotgate.spec.base import SpecModel
 from pilotgate.spec.checks import SpecReferenceError, reference_problems
 from pilotgate.spec.sections.economics import Budgets, PeriodicCosts
 from pilotgate.spec.sections.identity import Escalation, PilotSection, UserSpec
+from pilotgate.spec.sections.limits import Limits
 from pilotgate.spec.sections.llm import (
     DegradedMode,
     ModelSpec,
@@ -38,6 +39,7 @@ __all__ = [
     "FolderSource",
     "Gate",
     "JsonlSource",
+    "Limits",
     "ModelSpec",
     "OpenAICompatibleModel",
     "PeriodicCosts",
@@ -73,13 +75,16 @@ class PilotSpec(SpecModel):
     routing: Routing = Field(default=Routing())
     """Which model answers first and which take over."""
     degraded_mode: DegradedMode = "escalate"
-    """What to do when every model fails: escalate the task, or answer from the last fallback that worked."""
+    """What to do when every model fails (or the task's budget is spent): escalate the task, or answer
+    from the fallbacks, and at last from the offline reference model."""
     tools: list[ToolSpec] = Field(default=[])
     """The tools the model may ask for."""
     policy: Policy = Field(default=Policy())
     """Rules deciding each tool call (default deny) and their tests."""
     budgets: Budgets = Field(default=Budgets())
     """Spending limits and cost baselines."""
+    limits: Limits = Field(default=Limits())
+    """Per-task limits on model turns, tool calls and tokens that stop a runaway task."""
     evals: Evals = Field(default=Evals())
     """Eval packs, judge and repeats."""
     gate: Gate = Field(default=Gate())
