@@ -15,15 +15,17 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from doubles.loopback import LoopbackDouble
 
 Mode = Literal["ok", "fail", "hang", "drop"]
 
 
 @dataclass
-class CountingToolServer:
+class CountingToolServer(LoopbackDouble):
     """A loopback tool endpoint: ``calls`` counts requests per key, ``executions`` the side effects."""
 
     mode: Mode = "ok"
@@ -39,17 +41,12 @@ class CountingToolServer:
     """Keys asked about with GET."""
     headers: list[dict[str, str]] = field(default_factory=list)
     """The headers of every POST."""
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
         """The endpoint URL to put in a tool's ``adapter:``."""
-        assert self._server is not None, "start() the double first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/tool"
+        return f"{self.origin}/tool"
 
     def start(self) -> CountingToolServer:
         """Listen on an ephemeral port of 127.0.0.1 and serve from a daemon thread."""
@@ -67,26 +64,7 @@ class CountingToolServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cutting any hanging request short, and close the socket."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> CountingToolServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(Handler)
 
     @property
     def total_calls(self) -> int:

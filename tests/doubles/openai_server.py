@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from doubles.loopback import LoopbackDouble
+
 DEFAULT_MODEL = "gpt-4o-mini"
 
 
@@ -115,23 +117,18 @@ def slow(seconds: float, then: Reply | None = None) -> Reply:
 
 
 @dataclass
-class OpenAIServerDouble:
+class OpenAIServerDouble(LoopbackDouble):
     """A loopback chat-completions server: answers from ``script`` (first in, first out), then ``default``."""
 
     default: Reply = field(default_factory=lambda: text("Hello from the test double."))
     script: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def base_url(self) -> str:
         """The base URL to give the client (ends in ``/v1``)."""
-        assert self._server is not None, "start() the double first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self.origin}/v1"
 
     def reply(self, *replies: Reply) -> OpenAIServerDouble:
         """Queue replies for the next requests, in order."""
@@ -167,25 +164,7 @@ class OpenAIServerDouble:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 return  # a client that gave up (timeout) is expected here, not a failure
 
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cutting any sleeping reply short, and close the socket."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> OpenAIServerDouble:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(Handler, Server)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)

@@ -9,17 +9,18 @@ leases, versions or writes; only what the secrets resolver reads.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
+
+from doubles.loopback import LoopbackDouble
 
 Mode = Literal["ok", "forbidden", "sealed", "slow"]
 
 
 @dataclass
-class VaultKV2Double:
+class VaultKV2Double(LoopbackDouble):
     """A loopback KV v2 server: `secrets` maps a path (under `mount`) to its key/value data."""
 
     token: str = "test-token"
@@ -30,16 +31,11 @@ class VaultKV2Double:
     """How long `slow` mode sleeps before answering."""
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(method, path) of every request seen."""
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
         """The base URL to put in VAULT_ADDR."""
-        assert self._server is not None, "start() the double first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     def start(self) -> VaultKV2Double:
         """Listen on an ephemeral port of 127.0.0.1 and serve from a daemon thread."""
@@ -52,26 +48,7 @@ class VaultKV2Double:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cutting any sleeping request short, and close the socket."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> VaultKV2Double:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(Handler)
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         self.requests.append((request.command, request.path))
