@@ -252,3 +252,13 @@ eval_results = Table(
     Column("recorded_at", String(40), nullable=False),
 )
 """One row per case and repeat of a run: outcome, each assertion's result, cost, latency, receipts."""
+
+model_cache = Table(
+    "model_cache",
+    metadata,
+    Column("key", String(71), primary_key=True, doc="sha256 over the request's canonical JSON and the model"),
+    Column("model", String(200), nullable=False),
+    Column("response", Text, nullable=False, doc="JSON: the model's response as recorded"),
+    Column("created_at", String(40), nullable=False),
+)
+"""Eval runs' model-call cache (only when a run asks for it): the same request gets the same response."""
