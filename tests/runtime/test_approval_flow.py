@@ -7,7 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from runtime_helpers import MovableClock, ScriptedModel, bodies, kinds, response, rewrite_pending
+from runtime_helpers import (
+    MovableClock,
+    ScriptedModel,
+    bodies,
+    kinds,
+    receipts_of,
+    response,
+    rewrite_pending,
+)
 
 from pilotgate.errors import ApprovalRefusedError, TaskError
 from pilotgate.models import ModelRequest, ToolCall
@@ -185,3 +193,29 @@ def test_the_requester_cannot_approve_their_own_call(runtime: Runtime) -> None:
     waiting = runtime.run(BIG_REFUND, user="carol")
     with pytest.raises(ApprovalRefusedError, match="cannot decide"):
         approve(runtime, waiting, who="carol")
+
+
+def test_every_receipt_a_task_writes_carries_its_release(workspace: Workspace, clock: MovableClock) -> None:
+    with open_runtime(workspace, clock=clock, ids=SequentialIds()) as first:
+        first.release = "desk-1"
+        waiting = first.run(BIG_REFUND, user="bob")
+        approve(first, waiting)
+    with open_runtime(workspace, clock=clock, ids=SequentialIds()) as later:
+        later.release = "desk-2"  # a task keeps the release it started under when another resumes it
+        resumed = later.resume(waiting.task_id)
+    assert resumed.outcome is Outcome.RESOLVED
+    stamped = {(r.kind, r.record["release"]) for r in receipts_of(workspace, waiting.task_id)}
+    assert stamped == {
+        ("task.started", "desk-1"),
+        ("retrieval", "desk-1"),
+        ("model.call", "desk-1"),
+        ("policy.decision", "desk-1"),
+        ("approval.requested", "desk-1"),
+        ("approval.decided", None),  # the approver's act, not the task's
+        ("tool.intent", "desk-1"),
+        ("approval.consumed", "desk-1"),
+        ("tool.result", "desk-1"),
+        ("task.finished", "desk-1"),
+    }
+    with workspace.store.read() as conn:
+        assert load(conn, workspace.name, waiting.task_id).release == "desk-1"

@@ -151,6 +151,7 @@ class ApprovalQueue:
         tool: str,
         args: Mapping[str, Any],
         task: str | None = None,
+        release: str | None = None,
         conn: Connection | None = None,
     ) -> Approval:
         """Use an approval for exactly ``tool(args)`` (in ``task``), once; ApprovalRefusedError otherwise.
@@ -186,6 +187,7 @@ class ApprovalQueue:
                 body={"approval": approval_id, "tool": tool, "args_hash": digest},
                 actor=self.actor,
                 task=approval.task,
+                release=release,
             )
         return replace(approval, state="consumed", consumed_at=now)
 

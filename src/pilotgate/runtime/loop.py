@@ -109,10 +109,16 @@ class TaskRun:
     queued: list[Entry] = field(default_factory=list)
     """Receipts to write with the next commit (a model call waits for the decisions on its calls)."""
     started: float = field(default_factory=time.perf_counter)
+    release: str | None = None
+    """The release the task runs under: stamped on every receipt it writes."""
 
-    def queue(self, kind: str, body: dict[str, Any], *, refs: tuple[str, ...] = ()) -> None:
+    def entry(self, kind: str, body: dict[str, Any], *, actor: Any = WORKER_ACTOR) -> Entry:
+        """A receipt of this task (its id and release stamped)."""
+        return Entry(kind=kind, body=body, actor=actor, task=self.task_id, release=self.release)
+
+    def queue(self, kind: str, body: dict[str, Any]) -> None:
         """Write this receipt with the next commit."""
-        self.queued.append(Entry(kind=kind, body=body, actor=WORKER_ACTOR, task=self.task_id, refs=refs))
+        self.queued.append(self.entry(kind, body))
 
     def answer(self, call: ToolCall, content: str, *, is_error: bool) -> None:
         """Hand a result (or why there is none) back to the model."""
@@ -338,6 +344,7 @@ def _request_approval(
             approvers=approvers,
             expires=expires or timedelta(hours=24),
             requested_by=run.user.name,
+            release=run.release,
             refs=[item.decision],
             conn=conn,
         )
@@ -392,7 +399,9 @@ def _approved_call(rt: Runtime, run: TaskRun, item: PendingCall) -> TaskResult |
         return _execute(rt, run, item, None)
 
     def consume(conn: Connection) -> None:
-        rt.approvals.consume(approval.id, tool=call.name, args=args, task=run.task_id, conn=conn)
+        rt.approvals.consume(
+            approval.id, tool=call.name, args=args, task=run.task_id, release=run.release, conn=conn
+        )
 
     try:
         return _execute(rt, run, item, consume)
@@ -411,7 +420,13 @@ def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> Ta
     args = rt.registry.validate(call.name, call.arguments)
     refs = [item.decision] if item.decision else []
     outcome = rt.executor.execute(
-        task=run.task_id, step=item.step, tool=call.name, args=args, refs=refs, on_intent=on_intent
+        task=run.task_id,
+        step=item.step,
+        tool=call.name,
+        args=args,
+        release=run.release,
+        refs=refs,
+        on_intent=on_intent,
     )
     run.receipts.extend(outcome.receipts)
     if outcome.state == "parked":
@@ -470,7 +485,7 @@ def finish(
     }
     if outcome is Outcome.ESCALATED:
         body["escalated_to"] = rt.spec.pilot.escalation.to if rt.spec.pilot.escalation else None
-    finished = Entry(kind="task.finished", body=body, actor=WORKER_ACTOR, task=run.task_id)
+    finished = run.entry("task.finished", body)
     stored = rt.log.redactor.redact_text(answer)
 
     def write(tx: Connection) -> None:

@@ -36,6 +36,8 @@ class TaskRow:
     transcript: str | None
     pending: list[dict[str, Any]]
     spent: str | None
+    release: str | None = None
+    """The release the task started under; its receipts all carry it."""
 
 
 def load(conn: Connection, pilot: str, task_id: str) -> TaskRow:
@@ -58,6 +60,7 @@ def load(conn: Connection, pilot: str, task_id: str) -> TaskRow:
         row.transcript,
         json.loads(row.pending or "[]"),
         row.spent,
+        row.release,
     )
 
 

@@ -20,7 +20,7 @@ from pilotgate.errors import PilotgateError, TaskError
 from pilotgate.models import ToolDefinition
 from pilotgate.models.router import Router
 from pilotgate.policy import CompiledPolicy
-from pilotgate.receipts import Entry, ReceiptLog
+from pilotgate.receipts import ReceiptLog
 from pilotgate.runtime import logs, rows
 from pilotgate.runtime.limits import DEFAULT_LIMITS, Spent, TaskLimits
 from pilotgate.runtime.logs import RedactingFilter
@@ -68,6 +68,8 @@ class Runtime:
     limits: TaskLimits = DEFAULT_LIMITS
     clock: Clock = utc_now
     ids: IdFactory = new_id
+    release: str | None = None
+    """The release this runtime serves: every receipt of a task it starts carries it (and the task row)."""
     _offered: dict[str, tuple[ToolDefinition, ...]] = field(default_factory=dict, repr=False)
 
     @property
@@ -117,16 +119,13 @@ class Runtime:
                 conn, pilot=self.pilot, query=question, groups=list(caller.groups), limit=RETRIEVAL_LIMIT
             )
         passages = [ContextPassage.of(chunk) for chunk in chunks]
-        run = TaskRun(self.ids("task"), caller, question, passages)
-        started = Entry(
-            kind="task.started",
-            body={"input": question, "user": caller.name, "groups": sorted(caller.groups)},
+        run = TaskRun(self.ids("task"), caller, question, passages, release=self.release)
+        started = run.entry(
+            "task.started",
+            {"input": question, "user": caller.name, "groups": sorted(caller.groups)},
             actor={"kind": "user", "id": caller.name},
-            task=run.task_id,
         )
-        retrieved = Entry(
-            kind="retrieval", body=_retrieval_body(question, chunks), actor=WORKER_ACTOR, task=run.task_id
-        )
+        retrieved = run.entry("retrieval", _retrieval_body(question, chunks))
         with self.log.transaction(self.store) as conn:
             now = rfc3339(self.clock())
             rows.insert(
@@ -136,6 +135,7 @@ class Runtime:
                 user=caller.name,
                 input=question,
                 state=TaskState.RUNNING.value,
+                release=self.release,
                 created_at=now,
                 updated_at=now,
                 step=0,
@@ -183,7 +183,7 @@ class Runtime:
             with self.store.write() as conn:
                 if not rows.claim(conn, task_id, TaskState.AWAITING_APPROVAL, rfc3339(self.clock())):
                     raise TaskError(f"task {task_id} was resumed already", hint="a task resumes exactly once")
-        recovered = self.executor.recover(task_id)
+        recovered = self.executor.recover(task_id, release=run.release)
         for outcome in recovered:
             run.receipts.extend(outcome.receipts)
             if outcome.state == "parked":
@@ -223,6 +223,7 @@ class Runtime:
             pending=[PendingCall.from_json(item) for item in row.pending],
             step=row.step,
             spent=Spent.from_json(row.spent),
+            release=row.release,
         )
 
     def expire_approvals(self) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -126,14 +126,15 @@ class ToolExecutor:
             return self._dry_run(registered, key, task, step, checked, release, refs, on_intent)
         record, written = self._begin(registered, key, task, step, checked, release, refs, on_intent)
         if written is None:
-            return self._existing(record, registered)
+            return self._existing(replace(record, release=release), registered)
         return self._call(record, registered, via="call", attempt=1, receipts=(written,))
 
-    def recover(self, task: str) -> list[ToolCallOutcome]:
-        """Resolve every call of ``task`` left at ``intent`` (after a crash), by each tool's ``replay``."""
+    def recover(self, task: str, *, release: str | None = None) -> list[ToolCallOutcome]:
+        """Resolve every call of ``task`` left at ``intent`` (after a crash), by each tool's ``replay``;
+        the receipts this writes carry ``release`` (the task's)."""
         with self.store.read() as conn:
             pending = ledger.open_intents(conn, self.pilot, task)
-        return [self._resume(record) for record in pending]
+        return [self._resume(replace(record, release=release)) for record in pending]
 
     def open_intents(self, task: str | None = None) -> list[ToolCallRecord]:
         """Calls with an intent and no outcome, for one task or the whole pilot (a worker's startup sweep)."""
@@ -187,6 +188,7 @@ class ToolExecutor:
                         receipt.seq,
                         None,
                         None,
+                        release,
                     )
                     ledger.insert_intent(conn, record, at=rfc3339(self.clock()))
                     if on_intent is not None:
@@ -309,7 +311,13 @@ class ToolExecutor:
         with self.log.transaction(self.store) as conn:
             intent = self._intent_hash(conn, record, prior)
             receipt = self.log.append(
-                conn, kind="tool.result", body=body, actor=self.actor, task=record.task, refs=[intent]
+                conn,
+                kind="tool.result",
+                body=body,
+                actor=self.actor,
+                task=record.task,
+                release=record.release,
+                refs=[intent],
             )
             stored = self.log.redactor.redact_body(output.as_json())
             ledger.finish(
@@ -332,7 +340,13 @@ class ToolExecutor:
         with self.log.transaction(self.store) as conn:
             intent = self._intent_hash(conn, record, prior)
             receipt = self.log.append(
-                conn, kind="tool.parked", body=body, actor=self.actor, task=record.task, refs=[intent]
+                conn,
+                kind="tool.parked",
+                body=body,
+                actor=self.actor,
+                task=record.task,
+                release=record.release,
+                refs=[intent],
             )
             ledger.finish(
                 conn, record.key, state="parked", result_seq=receipt.seq, output=None, at=self._now()

@@ -33,6 +33,8 @@ class ToolCallRecord:
     intent_seq: int
     result_seq: int | None
     output: ToolOutput | None
+    release: str | None = None
+    """Not a column: the release the executor stamps on the receipts it writes for this call now."""
 
 
 def load(conn: Connection, key: str) -> ToolCallRecord | None:
