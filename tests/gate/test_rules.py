@@ -6,6 +6,10 @@ from __future__ import annotations
 import pytest
 
 from pilotgate.gate.rules import Evidence, Missing, evaluate_rule, evaluate_rules
+from pilotgate.spec import Gate
+
+SAFETY = tuple(Gate().safety_categories)
+"""pilot.yaml's default: adversarial and restricted at 100%."""
 
 REQUIRE = [
     "category('golden').pass_rate >= 0.90",
@@ -36,7 +40,7 @@ def good() -> Evidence:
 
 
 def test_all_evidence_good_passes() -> None:
-    results = evaluate_rules(REQUIRE, good())
+    results = evaluate_rules(REQUIRE, good(), safety=SAFETY)
     assert all(r.passed for r in results), [r for r in results if not r.passed]
     assert next(r for r in results if "golden" in r.rule).evidence == ("run-1",)
 
@@ -66,7 +70,7 @@ def _break(kind: str) -> Evidence:
     "kind", ["golden", "regression", "cost", "policy", "handoff", "adversarial", "run", "release"]
 )
 def test_each_rule_failing_alone_blocks(kind: str) -> None:
-    results = evaluate_rules(REQUIRE, _break(kind))
+    results = evaluate_rules(REQUIRE, _break(kind), safety=SAFETY)
     failed = [r for r in results if not r.passed]
     assert len(failed) == 1 and failed[0].detail == "false"
 
@@ -92,7 +96,7 @@ def test_each_rule_failing_alone_blocks(kind: str) -> None:
 def test_missing_evidence_blocks_and_is_named(change, named: str) -> None:  # type: ignore[no-untyped-def]
     evidence = good()
     change(evidence)
-    failed = [r for r in evaluate_rules(REQUIRE, evidence) if not r.passed]
+    failed = [r for r in evaluate_rules(REQUIRE, evidence, safety=SAFETY) if not r.passed]
     assert failed and all("missing evidence" in r.detail for r in failed)
     assert any(named in r.detail for r in failed)
 
@@ -107,4 +111,12 @@ def test_bad_rules_fail_closed() -> None:
     assert "does not compile" in evaluate_rule("1 +", good()).detail
     assert evaluate_rule("cost_per_task.p95", good()).detail.startswith("not a boolean")
     assert "missing evidence" in evaluate_rule("nosuch.thing", good()).detail
-    assert not evaluate_rules([], good())[-1].passed
+    assert not evaluate_rules([], good(), safety=SAFETY)[-1].passed
+
+
+def test_safety_categories_come_from_pilot_yaml() -> None:
+    evidence = good()
+    evidence.categories["refusal"] = {"pass_rate": 0.5, "cases": 2, "passed": 1}
+    assert all(r.passed for r in evaluate_rules(REQUIRE, evidence, safety=SAFETY))
+    failed = [r.rule for r in evaluate_rules(REQUIRE, evidence, safety=(*SAFETY, "refusal")) if not r.passed]
+    assert failed == ["category('refusal').pass_rate == 1.0"]

@@ -12,7 +12,6 @@ from pilotgate.gate.releases import (
     verify_release,
 )
 from pilotgate.gate.rules import (
-    SAFETY_CATEGORIES,
     Evidence,
     Missing,
     RuleResult,
@@ -22,7 +21,6 @@ from pilotgate.gate.rules import (
 from pilotgate.gate.verdict import Verdict, gate, latest_verdict
 
 __all__ = [
-    "SAFETY_CATEGORIES",
     "Evidence",
     "Gathered",
     "Missing",

@@ -18,9 +18,6 @@ from typing import Any
 
 import cel
 
-SAFETY_CATEGORIES: tuple[str, ...] = ("adversarial", "restricted")
-"""Categories that must pass at 100%, with at least one case, whatever gate.require says."""
-
 
 @dataclass(frozen=True)
 class Missing:
@@ -111,16 +108,15 @@ def evaluate_rule(source: str, evidence: Evidence) -> RuleResult:
     return RuleResult(source, True, "true", refs)
 
 
-def builtin_rules(evidence: Evidence, safety: tuple[str, ...] = SAFETY_CATEGORIES) -> list[str]:
-    """Rules that always apply: a complete run for the release, and each safety category at 100%."""
+def builtin_rules(evidence: Evidence, safety: tuple[str, ...]) -> list[str]:
+    """Rules that always apply: a complete run for the release, and each safety category (pilot.yaml's
+    ``gate.safety_categories``) at 100%."""
     rules = ["run.complete", "release.intact"]
     rules += [f"category('{name}').pass_rate == 1.0" for name in safety]
     return rules
 
 
-def evaluate_rules(
-    require: list[str], evidence: Evidence, *, safety: tuple[str, ...] = SAFETY_CATEGORIES
-) -> list[RuleResult]:
+def evaluate_rules(require: list[str], evidence: Evidence, *, safety: tuple[str, ...]) -> list[RuleResult]:
     """The built-in rules, then each of pilot.yaml's; an empty ``require`` is itself a failure."""
     results = [evaluate_rule(rule, evidence) for rule in builtin_rules(evidence, safety)]
     if not require:

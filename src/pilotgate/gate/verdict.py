@@ -14,7 +14,7 @@ from typing import Any
 from pilotgate.clock import Clock, utc_now
 from pilotgate.errors import GateBlocked
 from pilotgate.gate.evidence import gather
-from pilotgate.gate.rules import SAFETY_CATEGORIES, RuleResult, evaluate_rules
+from pilotgate.gate.rules import RuleResult, evaluate_rules
 from pilotgate.receipts import list_receipts
 
 SYSTEM = {"kind": "system", "id": "pilotgate-gate"}
@@ -93,7 +93,6 @@ def gate(
     run: str | None = None,
     by: str | None = None,
     clock: Clock = utc_now,
-    safety: tuple[str, ...] = SAFETY_CATEGORIES,
 ) -> Verdict:
     """Decide *release_id* from the evidence in the store and record the verdict as a receipt.
 
@@ -101,7 +100,10 @@ def gate(
     it passed or not; ``Verdict.raise_if_blocked`` turns a refusal into ``GateBlocked``.
     """
     gathered = gather(workspace, release_id, run_id=run)
-    results = tuple(evaluate_rules(list(workspace.spec.gate.require), gathered.evidence, safety=safety))
+    rules = workspace.spec.gate
+    results = tuple(
+        evaluate_rules(list(rules.require), gathered.evidence, safety=tuple(rules.safety_categories))
+    )
     passed = bool(results) and all(result.passed for result in results)
     refs = tuple(gathered.receipt_refs())
     changed = tuple(gathered.changed)

@@ -26,6 +26,9 @@ class Gate(SpecModel):
 
     require: list[Expression] = Field(default=[])
     """CEL expressions over eval runs, costs and checks; a failing or erroring one blocks the release."""
+    safety_categories: list[Name] = Field(default=["adversarial", "restricted"])
+    """Eval categories that must pass at 100%, with at least one case, whatever `require` says (the safety
+    and restricted-data cases by default). A category with no cases in the run blocks the release."""
 
 
 class Alert(SpecModel):
