@@ -50,6 +50,8 @@ class CaseObservation:
     """True when the task recorded a refusal; None when it did not say (the text decides)."""
     task: str | None = None
     """The task id, when the observation came from a task."""
+    awaiting_approval: str | None = None
+    """The approval a task stopped to wait for (its outcome is then ``escalated``: a person must act)."""
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -76,7 +78,11 @@ def observation_from_receipts(receipts: Iterable[Mapping[str, Any]]) -> CaseObse
     ``tool.intent`` / ``tool.result`` (what ran), ``task.finished`` (outcome, answer, citations) and the
     ``hash`` of each receipt when the dict carries one. Cost is the sum of the model calls' and tools'
     costs, or None when any model call has no cost. Latency is ``task.finished``'s ``latency_ms`` when
-    recorded, else the sum of the model calls'. A task without ``task.finished`` is ``failed``.
+    recorded, else the sum of the model calls'.
+
+    A task that stopped at ``approval.requested`` (no ``task.finished``) is ``escalated``: in an eval
+    nobody decides, and a high-risk call handed to a person is exactly what an escalation case expects;
+    the call shows as asked and not executed. Any other task without ``task.finished`` is ``failed``.
     """
     chunks: dict[str, Citation] = {}
     retrieved: list[Citation] = []
@@ -89,6 +95,7 @@ def observation_from_receipts(receipts: Iterable[Mapping[str, Any]]) -> CaseObse
     finished: Mapping[str, Any] | None = None
     last_output = ""
     task: str | None = None
+    approval: str | None = None
     for receipt in receipts:
         body = receipt.get("body") or {}
         kind = receipt.get("kind")
@@ -126,6 +133,8 @@ def observation_from_receipts(receipts: Iterable[Mapping[str, Any]]) -> CaseObse
                 executed.append(intent)
             elif intent is not None and body.get("via") == "dry_run":
                 executed.append(intent)  # a dry run stands for the call the task would have made
+        elif kind == "approval.requested":
+            approval = str(body.get("approval", "")) or None
         elif kind == "task.finished":
             finished = body
     calls: list[ObservedToolCall] = []
@@ -137,15 +146,17 @@ def observation_from_receipts(receipts: Iterable[Mapping[str, Any]]) -> CaseObse
         calls.append(ObservedToolCall(name, args, executed=ran))
     calls += [ObservedToolCall(name, args, executed=True) for name, args in remaining]
     if finished is None:
+        waiting = approval is not None
         return CaseObservation(
             answer=last_output,
-            outcome="failed",
+            outcome="escalated" if waiting else "failed",
             tool_calls=tuple(calls),
             cost=cost,
             latency_ms=model_latency,
             receipts=tuple(hashes),
             retrieved=tuple(retrieved),
             task=task,
+            awaiting_approval=approval,
         )
     outcome = str(finished.get("outcome", "failed"))
     citations: list[Citation] = []
@@ -154,7 +165,9 @@ def observation_from_receipts(receipts: Iterable[Mapping[str, Any]]) -> CaseObse
             citations.append(Citation(str(item.get("source", "")), str(item.get("uri", ""))))
         elif str(item) in chunks:
             citations.append(chunks[str(item)])
-    if finished.get("cost") is not None:
+    if finished.get("cost_unknown"):
+        cost = None
+    elif finished.get("cost") is not None:
         cost = _decimal(finished.get("cost"))
     latency = _float(finished["latency_ms"]) if finished.get("latency_ms") is not None else model_latency
     refused = finished.get("refused")

@@ -28,6 +28,7 @@ from pilotgate.runtime.task import Runtime
 from pilotgate.runtime.transcript import Citation, ContextPassage
 from pilotgate.secrets import SecretResolver
 from pilotgate.tools import AdapterFactory, ToolAdapter, ToolCallOutcome, ToolExecutor, ToolRegistry
+from pilotgate.tools.executor import Canned
 from pilotgate.workspace import Workspace
 
 __all__ = [
@@ -61,6 +62,9 @@ def open_runtime(
     timer: Callable[[], float] = time.perf_counter,
     tool_adapters: Mapping[str, ToolAdapter | AdapterFactory] | None = None,
     expire: bool = True,
+    dry_run: bool = False,
+    dry_results: Mapping[str, Canned] | None = None,
+    wrap_model: Callable[[str, Model], Model] | None = None,
 ) -> Runtime:
     """A runtime for the workspace's pilot; close it when done.
 
@@ -70,6 +74,11 @@ def open_runtime(
     with that one model, timed by ``timer``; ``tool_adapters`` replaces chosen tools' adapters.
     With ``sync`` the sources are brought up to date first; with ``expire`` approvals past their time are
     expired and their tasks escalated.
+
+    For evals: ``dry_run`` records each allowed tool call (``tool.intent`` and ``tool.result`` marked
+    ``dry_run``) instead of making it, answering with ``dry_results[tool]`` (a ``ToolOutput`` or a
+    function of the arguments) or ``{"dry_run": true}``; ``wrap_model(name, model)`` wraps every model
+    the router calls, by its pilot.yaml name (the eval runner's model-call cache).
     """
     log = log or workspace.receipt_log(clock=clock)
     log_filter = logs.install(log.redactor)
@@ -83,6 +92,10 @@ def open_runtime(
             router = Router([Route(model.name, model)], retries=0, backoff=backoff, sleep=sleep, timer=timer)
         else:
             router = build_router(workspace.spec, resolver.resolve, backoff=backoff, sleep=sleep)
+        if wrap_model is not None:
+            router.routes = tuple(
+                Route(r.name, wrap_model(r.name, r.model), r.pricing) for r in router.routes
+            )
         registry = ToolRegistry.from_spec(
             workspace.spec, resolve_secret=resolver.resolve, adapters=tool_adapters
         )
@@ -90,7 +103,15 @@ def open_runtime(
         def park(conn: Connection, outcome: ToolCallOutcome) -> None:
             rows.set_state(conn, outcome.task, TaskState.PARKED, rfc3339(clock()))
 
-        executor = ToolExecutor(registry, workspace.store, log, clock=clock, on_park=park)
+        executor = ToolExecutor(
+            registry,
+            workspace.store,
+            log,
+            clock=clock,
+            on_park=park,
+            dry_run=dry_run,
+            canned=dict(dry_results or {}),
+        )
         runtime = Runtime(
             spec=workspace.spec,
             store=workspace.store,

@@ -2,11 +2,18 @@
 
 One code path serves both. Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so that two
 writers never interleave a chain append; PostgreSQL writers serialize on the chain head row instead.
+
+Within one process, SQLite writers first queue on an in-process lock (one per database file), so only one
+of them at a time asks SQLite for its write lock. Without it, threads that find the database locked fall
+into SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ... 100 ms) instead of waking when
+the lock is free: under an eval run's threads that sleeping, not the work, set the pace. The busy timeout
+still covers writers in other processes.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,12 +43,31 @@ def default_url(pilot_root: Path) -> str:
     return f"sqlite:///{(pilot_root / '.pilotgate' / 'pilot.db').resolve()}"
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(url: str) -> threading.RLock | None:
+    """The in-process writers' lock of a SQLite database (shared by every Store on the same file); None
+    for PostgreSQL, whose writers queue on row locks inside the server. Re-entrant, so a nested write on
+    one thread behaves as it did without the lock (SQLite's own busy timeout decides)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    key = str(Path(database).resolve()) if database and database != ":memory:" else f"{url}#{id(parsed)}"
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 @dataclass
 class Store:
     """An open store: an engine and the two kinds of transaction pilotgate uses."""
 
     engine: Engine
     url: str
+    write_lock: threading.RLock | None = None
+    """SQLite: the in-process lock writers queue on before ``BEGIN IMMEDIATE`` (see the module's doc)."""
 
     @property
     def dialect(self) -> str:
@@ -51,7 +77,13 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: commits on success, rolls back on any error."""
-        with self.engine.connect() as conn:
+        if self.write_lock is None:
+            with self.engine.connect() as conn:
+                conn.execution_options(pilotgate_write=True)
+                with _translate_errors(self.url), conn.begin():
+                    yield conn
+            return
+        with self.write_lock, self.engine.connect() as conn:
             conn.execution_options(pilotgate_write=True)
             with _translate_errors(self.url), conn.begin():
                 yield conn
@@ -93,7 +125,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     PostgreSQL schema must be upgraded with ``pilotgate db upgrade``. A newer schema is always refused.
     """
     engine = create_store_engine(url)
-    store = Store(engine=engine, url=url)
+    store = Store(engine=engine, url=url, write_lock=_write_lock(url))
     try:
         with _translate_errors(url):
             ensure_schema(engine, migrate=migrate)

@@ -1,0 +1,418 @@
+"""The eval runner: every case of a pilot's packs through the real runtime, scored, stored as it goes.
+
+Each (case, repeat) is one real task: the same retrieval with the case user's permissions, the same
+router and policy, tools in a dry-run sandbox (``tool.intent`` / ``tool.result`` recorded with
+``dry_run``, nothing executed). The observation is built from the task's receipts, the case's assertions
+(judges included) are checked, and the result is recorded at once, so an interrupted run keeps what it did
+and ``resume`` runs only what is left. Tasks run on a bounded thread pool: the runtime is synchronous and
+spends its time waiting on the model, so threads overlap the waits.
+
+A task that stops to wait for an approval is observed as escalated (a person must act), and its approval
+is then denied by ``pilotgate-evals``: an eval's request must never sit in the queue where someone could
+approve it and so make a dry-run call real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pilotgate.clock import Clock, IdFactory, new_id, utc_now
+from pilotgate.errors import PilotgateError, StoreError, UsageError
+from pilotgate.evals.assertions import (
+    AssertionResult,
+    EvalContext,
+    ModelJudge,
+    evaluate_case,
+    unreadable_sources,
+)
+from pilotgate.evals.assertions.judge import Judge
+from pilotgate.evals.cache import CachedModel, CacheStats, model_identity
+from pilotgate.evals.observation import observation_from_receipts
+from pilotgate.evals.packs import EvalSuite, load_packs
+from pilotgate.evals.runs import (
+    CaseInfo,
+    CaseResult,
+    StoredRun,
+    case_infos,
+    finish_run,
+    load_run,
+    record_result,
+)
+from pilotgate.evals.runs import start_run as _start_run
+from pilotgate.models import Model, Route, Router
+from pilotgate.models.build import build_route
+from pilotgate.models.router import DEFAULT_BACKOFF, Backoff
+from pilotgate.runtime import Runtime, open_runtime
+from pilotgate.runtime.result import TaskResult
+from pilotgate.store.engine import driver_execute
+from pilotgate.tools.executor import Canned
+from pilotgate.workspace import Workspace
+
+DEFAULT_CONCURRENCY = 8
+"""Tasks in flight at once when the caller does not say."""
+
+MAX_CONCURRENCY = 256
+
+EVAL_APPROVER = "pilotgate-evals"
+"""Who denies the approvals eval tasks ask for."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C): what finished is recorded; ``resume`` the run to do the rest."""
+
+    def __init__(self, run_id: str, recorded: int, pending: int) -> None:
+        super().__init__(f"eval run {run_id} interrupted: {recorded} recorded, {pending} left")
+        self.run_id = run_id
+        self.recorded = recorded
+        self.pending = pending
+
+
+@dataclass
+class RunStats:
+    """Figures about one call of ``run_evals`` (not stored with the run): filled in as it goes."""
+
+    run_id: str | None = None
+    planned: int = 0
+    """(case, repeat) pairs this call set out to run."""
+    ran: int = 0
+    errors: int = 0
+    """Case repeats whose task could not run (recorded as failed with the error)."""
+    wall_seconds: float = 0.0
+    cache: CacheStats | None = None
+    """Cache hits and misses, when the run used the cache."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _count(self, result: CaseResult) -> None:
+        with self._lock:
+            self.ran += 1
+            if any(a.kind == "task" and a.error for a in result.assertions):
+                self.errors += 1
+
+
+Only = Collection[str] | Callable[[Any], bool]
+"""Which cases to run: a collection of case ids, or a predicate over ``EvalCase``."""
+
+
+def matching_release(workspace: Workspace) -> str | None:
+    """The stored release whose content is the files on disk now, if there is one (the CLI's default)."""
+    from pilotgate.gate.releases import find_release, release_hash, release_manifest
+
+    release_id = "rel-" + release_hash(release_manifest(workspace)).removeprefix("sha256:")[:16]
+    return release_id if find_release(workspace, release_id) is not None else None
+
+
+def check_release(workspace: Workspace, release: str) -> None:
+    """UsageError unless ``release`` exists and the files on disk are still that release."""
+    from pilotgate.gate.releases import verify_release
+
+    changed = verify_release(workspace, release)
+    if changed:
+        raise UsageError(
+            f"release {release} does not match the files on disk: {', '.join(changed)} changed since it was "
+            "created",
+            hint="restore the files the release was made from, or make a new release "
+            "(`pilotgate release create`) and run that",
+        )
+
+
+def _select(suite: EvalSuite, only: Only | None) -> dict[str, CaseInfo]:
+    infos = case_infos(suite)
+    if only is None:
+        return infos
+    if callable(only):
+        return {case.id: infos[case.id] for case in suite.cases if only(case)}
+    wanted = list(dict.fromkeys(only))
+    unknown = [cid for cid in wanted if cid not in infos]
+    if unknown:
+        raise UsageError(
+            f"no eval case {', '.join(repr(c) for c in unknown)} in the pilot's packs",
+            hint="`pilotgate eval run` without --case runs them all; case ids are in the packs' `id:` fields",
+        )
+    return {cid: infos[cid] for cid in wanted}
+
+
+def _plan(
+    workspace: Workspace,
+    suite: EvalSuite,
+    *,
+    release: str | None,
+    resume: str | None,
+    only: Only | None,
+    clock: Clock,
+    ids: IdFactory,
+) -> StoredRun:
+    """The run to work on: a new one over the selected cases, or the resumed one (checked)."""
+    store = workspace.store
+    if resume is None:
+        if release is not None:
+            check_release(workspace, release)
+        cases = _select(suite, only)
+        if not cases:
+            raise UsageError("no eval case to run", hint="check --case / --category against the packs")
+        run_id = _start_run(store, workspace.name, cases, release=release, clock=clock, ids=ids)
+        return load_run(store, run_id)
+    run = load_run(store, resume)
+    if run.pilot != workspace.name:
+        raise UsageError(f"run {resume} belongs to pilot {run.pilot!r}, not {workspace.name!r}")
+    if run.state != "running":
+        raise UsageError(f"run {resume} is {run.state}; only an unfinished run can be resumed")
+    if only is not None:
+        raise UsageError("a resumed run runs the cases it started with", hint="leave out --case / --category")
+    if release is not None and release != run.release:
+        raise UsageError(
+            f"run {resume} is of release {run.release or 'none'}, not {release}", hint="leave out --release"
+        )
+    if run.release is not None:
+        check_release(workspace, run.release)
+    known = {case.id for case in suite.cases}
+    missing = sorted(cid for cid, _ in run.pending() if cid not in known)
+    if missing:
+        raise UsageError(
+            f"run {resume} has cases the packs no longer hold: {', '.join(missing[:5])}",
+            hint="restore the packs the run started with, or start a new run",
+        )
+    return run
+
+
+_TASK_RECEIPTS = {
+    "sqlite": "SELECT hash, canonical FROM receipts WHERE pilot = ? AND task = ? ORDER BY seq",
+    "postgresql": "SELECT hash, canonical FROM receipts WHERE pilot = %s AND task = %s ORDER BY seq",
+}
+
+
+def _task_receipts(runtime: Runtime, task_id: str) -> list[dict[str, Any]]:
+    """The task's receipts, parsed, each with its ``hash``, in chain order."""
+    with runtime.store.read() as conn:
+        sql = _TASK_RECEIPTS[runtime.store.dialect]
+        rows = driver_execute(conn, sql, (runtime.pilot, task_id)).fetchall()
+    parsed = []
+    for digest, canonical in rows:
+        record: dict[str, Any] = json.loads(bytes(canonical))
+        record["hash"] = digest
+        parsed.append(record)
+    return parsed
+
+
+def _error_result(case: Any, repeat: int, exc: BaseException) -> CaseResult:
+    said = exc.message if isinstance(exc, PilotgateError) else str(exc)
+    check = AssertionResult(
+        "task", False, f"the task could not run: {type(exc).__name__}: {said}"[:1000], error=True
+    )
+    return CaseResult(
+        case_id=case.id,
+        repeat=repeat,
+        category=case.category,
+        outcome="failed",
+        passed=False,
+        assertions=(check,),
+    )
+
+
+@dataclass
+class _Worker:
+    """What every thread shares: the runtime, the assertions' context, where results go."""
+
+    runtime: Runtime
+    suite: EvalSuite
+    run_id: str
+    context: EvalContext
+    stop: threading.Event
+    stats: RunStats
+    clock: Clock
+
+    def __call__(self, case_id: str, repeat: int) -> CaseResult | None:
+        if self.stop.is_set():
+            return None
+        case = self.suite.case(case_id)
+        try:
+            task = self.runtime.run(case.input, user=case.user)
+        except StoreError:
+            raise
+        except Exception as exc:  # recorded as this case's error; the run goes on
+            result = _error_result(case, repeat, exc)
+        else:
+            result = self._score(case, repeat, task)
+        record_result(self.runtime.store, self.run_id, result, clock=self.clock)
+        self.stats._count(result)
+        return result
+
+    def _score(self, case: Any, repeat: int, task: TaskResult) -> CaseResult:
+        seen = observation_from_receipts(_task_receipts(self.runtime, task.task_id))
+        seen = replace(seen, latency_ms=task.latency_ms)
+        results = evaluate_case(case, seen, self.context)
+        if task.approval is not None:
+            self._deny(task)
+        return CaseResult.of(case.id, repeat, case.category, seen, results)
+
+    def _deny(self, task: TaskResult) -> None:
+        approval = task.approval
+        assert approval is not None
+        with contextlib.suppress(PilotgateError):  # decided or expired already: nobody can approve it
+            self.runtime.approvals.decide(
+                approval.id,
+                approver=EVAL_APPROVER,
+                approver_groups=approval.approvers,
+                approve=False,
+                reason=f"eval run {self.run_id}: an eval task is never approved (its tools are a dry run)",
+            )
+
+
+def _judge_router(
+    runtime: Runtime, workspace: Workspace, wrap: Callable[[str, Model], Model] | None, backoff: Backoff
+) -> Router | None:
+    name = workspace.spec.evals.judge
+    if name is None:
+        return None
+    resolve = runtime.resolver.resolve if runtime.resolver is not None else (lambda ref: "")
+    route = build_route(workspace.spec.model_named(name), resolve)
+    if wrap is not None:
+        route = Route(route.name, wrap(route.name, route.model), route.pricing)
+    return Router(
+        [route], retries=workspace.spec.routing.retries, backoff=backoff, sleep=runtime.router.sleep
+    )
+
+
+def run_evals(
+    workspace: Workspace,
+    suite: EvalSuite | None = None,
+    *,
+    release: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    cache: bool = False,
+    resume: str | None = None,
+    only: Only | None = None,
+    on_start: Callable[[StoredRun, int], None] | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
+    judge: Judge | None = None,
+    model: Model | None = None,
+    dry_results: Mapping[str, Canned] | None = None,
+    sync: bool = True,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    stats: RunStats | None = None,
+    clock: Clock = utc_now,
+    ids: IdFactory = new_id,
+) -> StoredRun:
+    """Run the eval cases of ``workspace``'s pilot through its real runtime; return the finished run.
+
+    - ``suite``: the packs to run (default: ``load_packs(workspace.loaded)``); ``only``: case ids, or a
+      predicate over ``EvalCase``, to run a subset.
+    - ``release``: the release the run is evidence for; refused (UsageError) when the files on disk
+      changed since it was created. None records an unreleased run (``matching_release`` finds the
+      release the files on disk are, if one was created).
+    - ``concurrency``: tasks in flight at once (threads). ``cache``: answer repeated model calls, judges'
+      included, from the store's ``model_cache`` (see ``pilotgate.evals.cache``).
+    - ``resume``: the id of an unfinished run; only its pending (case, repeat) pairs run.
+    - ``on_start(run, pending)`` is called once before any task starts; ``on_result(result)`` after each
+      result is recorded; both on the calling thread.
+    - ``judge`` replaces the pilot's judge (``evals.judge``); ``model`` replaces its router (tests);
+      ``dry_results`` gives dry-run tools their answers (by tool name); ``sync`` brings the sources up to
+      date first; ``stats`` is filled in (cache hits, errors, wall time).
+
+    Each result is recorded as soon as its task is scored, then the run is finished (its ``eval.run``
+    receipt). A judge that is down makes that assertion an error (failed, never passed); the run goes on.
+    A task that cannot run is recorded as failed with the error. Ctrl-C stops new tasks, waits for those
+    in flight, and raises ``RunInterrupted`` (a KeyboardInterrupt) naming the run to resume.
+    """
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise UsageError(f"concurrency must be 1 to {MAX_CONCURRENCY}; got {concurrency}")
+    stats = stats if stats is not None else RunStats()
+    started = time.perf_counter()
+    suite = suite if suite is not None else load_packs(workspace.loaded)
+    run = _plan(workspace, suite, release=release, resume=resume, only=only, clock=clock, ids=ids)
+    stats.run_id = run.id
+    pending = run.pending()
+    stats.planned = len(pending)
+
+    wrap: Callable[[str, Model], Model] | None = None
+    if cache:
+        cache_stats = stats.cache = CacheStats()
+        spec = workspace.spec
+
+        def wrap(name: str, wrapped: Model) -> Model:
+            try:
+                declared: Any = spec.model_named(name)
+            except KeyError:
+                declared = None
+            identity = model_identity(name, declared, wrapped)
+            return CachedModel(wrapped, workspace.store, identity, stats=cache_stats, clock=clock)
+
+    if model is not None and wrap is not None:
+        model = wrap(model.name, model)
+    runtime = open_runtime(
+        workspace,
+        clock=clock,
+        ids=ids,
+        sync=sync,
+        model=model,
+        backoff=backoff,
+        dry_run=True,
+        dry_results=dry_results,
+        wrap_model=wrap if model is None else None,
+        expire=False,
+    )
+    judge_router: Router | None = None
+    try:
+        if judge is None:
+            judge_router = _judge_router(runtime, workspace, wrap, backoff)
+            judge = ModelJudge(judge_router) if judge_router is not None else None
+        context = EvalContext(unreadable=unreadable_sources(workspace.spec), judge=judge)
+        stop = threading.Event()
+        worker = _Worker(runtime, suite, run.id, context, stop, stats, clock)
+        if on_start is not None:
+            on_start(run, len(pending))
+        _run_all(worker, pending, concurrency, on_result)
+        finish_run(workspace.store, runtime.log, run.id, clock=clock)
+    except KeyboardInterrupt:
+        left = load_run(workspace.store, run.id).pending()
+        raise RunInterrupted(run.id, stats.ran, len(left)) from None
+    finally:
+        stats.wall_seconds = time.perf_counter() - started
+        if judge_router is not None:
+            judge_router.close()
+        runtime.close()
+    return load_run(workspace.store, run.id)
+
+
+def _run_all(
+    worker: _Worker,
+    pending: list[tuple[str, int]],
+    concurrency: int,
+    on_result: Callable[[CaseResult], None] | None,
+) -> None:
+    """Every pending pair on a pool of ``concurrency`` threads; on any error or Ctrl-C, no new task starts
+    and those in flight finish (and are recorded) before it is raised."""
+    if not pending:
+        return
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(pending)), thread_name_prefix="pilotgate-eval")
+    futures: list[Future[CaseResult | None]] = []
+    try:
+        futures = [pool.submit(worker, cid, repeat) for cid, repeat in pending]
+        for future in as_completed(futures):
+            result = future.result()
+            if result is not None and on_result is not None:
+                on_result(result)
+    except BaseException:
+        worker.stop.set()
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "EVAL_APPROVER",
+    "RunInterrupted",
+    "RunStats",
+    "check_release",
+    "matching_release",
+    "run_evals",
+]
