@@ -41,6 +41,9 @@ class Workspace:
 
     loaded: LoadedPilot
     store: Store
+    release: str | None = None
+    """The stored release whose snapshot ``loaded`` is (``pilotgate.gate.release_workspace``); None: the
+    files on disk."""
 
     @property
     def name(self) -> str:

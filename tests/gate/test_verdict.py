@@ -14,6 +14,7 @@ from pilotgate.demo import scaffold_pilot
 from pilotgate.errors import CheckFailed, GateBlocked
 from pilotgate.gate import create_release, gate, latest_verdict
 from pilotgate.receipts import list_receipts
+from pilotgate.spec import load_pilot
 from pilotgate.workspace import Workspace, open_workspace
 
 HANDOFF = "handoff.required_items_pass"
@@ -39,6 +40,14 @@ def _production(ws: Workspace, failing: tuple[str, ...] = ()) -> str:
     promote(ws, old.id)
     pack.write_text(original)
     return old.id
+
+
+def _edit_pilot(ws: Workspace, old: str, new: str) -> None:
+    """Change pilot.yaml on disk and reload it (a release snapshots the file, so edit the file)."""
+    text = ws.loaded.path.read_text()
+    assert old in text
+    ws.loaded.path.write_text(text.replace(old, new))
+    ws.loaded = load_pilot(ws.loaded.path)
 
 
 def _failed(verdict_rules: object) -> list[str]:
@@ -82,7 +91,7 @@ def test_good_release_passes_and_the_verdict_is_a_receipt(ws: Workspace) -> None
 )
 def test_each_rule_failing_alone_blocks(ws: Workspace, change: str, rule: str) -> None:
     if change == "policy":
-        ws.loaded.spec.policy.tests[0].expect = "deny"  # type: ignore[assignment]
+        _edit_pilot(ws, "expect: allow", "expect: deny")
     failing = {
         "golden": ("g00", "g01", "g02"),
         "regression": ("g00",),
@@ -121,7 +130,7 @@ def test_missing_evidence_blocks_and_is_named(ws: Workspace) -> None:
 
 def test_unfinished_run_and_handoff_are_missing(ws: Workspace) -> None:
     _production(ws)
-    ws.loaded.spec.gate.require.append(HANDOFF)
+    _edit_pilot(ws, '    - "policy_tests.passed"\n', f'    - "policy_tests.passed"\n    - "{HANDOFF}"\n')
     release, _ = create_release(ws)
     record_run(ws, release.id, finish=False)
     assert "no complete eval run" in gate(ws, release.id).failures[0].detail

@@ -51,10 +51,15 @@ def latest_complete_run(workspace: Any, release_id: str) -> StoredRun | None:
 
 
 def production_release(workspace: Any) -> tuple[str, str] | None:
-    """(release id, receipt hash) of the last ``release.promoted`` receipt to production, or None."""
+    """(release id, receipt hash) of the newest ``release.promoted`` or ``release.rolled_back`` receipt to
+    production, or None: the receipts, not a pointer row, say what the gate compares with."""
     with workspace.store.read() as conn:
-        promoted = list_receipts(conn, workspace.name, kind="release.promoted", limit=1000)
-    for receipt in promoted:  # newest first
+        found = [
+            receipt
+            for kind in ("release.promoted", "release.rolled_back")
+            for receipt in list_receipts(conn, workspace.name, kind=kind, limit=1000)
+        ]
+    for receipt in sorted(found, key=lambda r: r.seq, reverse=True):
         body = receipt.body
         if body.get("to", "production") == "production" and body.get("release"):
             return str(body["release"]), receipt.hash

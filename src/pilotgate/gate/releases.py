@@ -5,11 +5,15 @@ JSON, so comments and key order do not count; it holds the models and their sett
 tools, budgets, gate rules and the source *declarations*, not the source contents), each eval pack file's
 bytes, and the pilotgate version. The release hash is SHA-256 over the manifest's canonical JSON; the id is
 ``rel-`` and its first 16 hex digits, so the same content always gives the same release.
+
+Creating a release also stores its snapshot (``gate.snapshot``): pilot.yaml's text and each pack's bytes,
+so the release can be served, rolled back to and bundled after the files on disk have moved on. Python
+tool adapters name installed code (``python:MODULE:ATTR``), which the pilotgate version and the package
+versions cover, not the release; source *contents* are data, not behaviour, and stay the workspace's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -19,14 +23,23 @@ from sqlalchemy import insert, select
 
 from pilotgate.clock import Clock, rfc3339, utc_now
 from pilotgate.errors import UsageError
+from pilotgate.gate.snapshot import (
+    has_snapshot,
+    pack_part,
+    read_snapshot_files,
+    sha256_of,
+    snapshot_spec,
+    store_snapshot,
+)
 from pilotgate.receipts import canonical_bytes
+from pilotgate.spec import PilotSpec
 from pilotgate.store.tables import releases
 
 SYSTEM = {"kind": "system", "id": "pilotgate-release"}
 
 
 def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return sha256_of(data)
 
 
 def _pilotgate_version() -> str:
@@ -38,18 +51,31 @@ def _pilotgate_version() -> str:
 
 def release_manifest(workspace: Any) -> dict[str, str]:
     """Part name -> its hash, for the workspace's pilot as it is on disk now."""
-    spec = workspace.spec
-    manifest = {
-        "pilot.yaml": _sha(canonical_bytes(spec.model_dump(mode="json", by_alias=True))),
-        "pilotgate": _pilotgate_version(),
-    }
-    for name in spec.evals.packs:
-        path = workspace.loaded.resolve(name)
-        try:
-            manifest[f"evals/{name}"] = _sha(path.read_bytes())
-        except OSError:
-            manifest[f"evals/{name}"] = "missing"
+    return manifest_of(workspace.spec, read_pack_files(workspace))
+
+
+def manifest_of(spec: PilotSpec, packs: dict[str, bytes | None]) -> dict[str, str]:
+    """The manifest of *spec* and its eval packs' bytes (None: the pack is missing)."""
+    manifest = {"pilot.yaml": spec_hash(spec), "pilotgate": _pilotgate_version()}
+    for name, data in packs.items():
+        manifest[f"evals/{name}"] = "missing" if data is None else _sha(data)
     return manifest
+
+
+def spec_hash(spec: PilotSpec) -> str:
+    """The hash of pilot.yaml's validated content: comments and key order do not count."""
+    return _sha(canonical_bytes(spec.model_dump(mode="json", by_alias=True)))
+
+
+def read_pack_files(workspace: Any) -> dict[str, bytes | None]:
+    """Each eval pack pilot.yaml names -> its bytes on disk, or None when it cannot be read."""
+    packs: dict[str, bytes | None] = {}
+    for name in workspace.spec.evals.packs:
+        try:
+            packs[name] = workspace.loaded.resolve(name).read_bytes()
+        except OSError:
+            packs[name] = None
+    return packs
 
 
 def release_hash(manifest: dict[str, str]) -> str:
@@ -70,26 +96,35 @@ class Release:
 
 
 def create_release(workspace: Any, *, by: str = "pilotgate", clock: Clock = utc_now) -> tuple[Release, bool]:
-    """Store the workspace's current release with a ``release.created`` receipt; (release, created).
+    """Store the workspace's current release and its snapshot with a ``release.created`` receipt;
+    (release, created).
 
-    The same content gives the same id: creating it again returns the stored release and ``False``.
+    The same content gives the same id: creating it again returns the stored release and ``False`` (and
+    stores its snapshot if it has none: a release made before snapshots existed gets one this way).
     """
-    manifest = release_manifest(workspace)
-    missing = [name for name, digest in manifest.items() if digest == "missing"]
-    if missing:
-        raise UsageError(f"cannot make a release: {', '.join(missing)} missing", hint="fix evals.packs")
+    files = read_snapshot_files(workspace)
+    if spec_hash(snapshot_spec(files, str(workspace.loaded.path))) != spec_hash(workspace.spec):
+        raise UsageError(
+            f"{workspace.loaded.path} changed on disk since it was loaded", hint="run the command again"
+        )
+    packs: dict[str, bytes | None] = {name: files[pack_part(name)] for name in workspace.spec.evals.packs}
+    manifest = manifest_of(workspace.spec, packs)
     digest = release_hash(manifest)
     release_id = "rel-" + digest.removeprefix("sha256:")[:16]
     existing = find_release(workspace, release_id)
     if existing is not None:
+        if not has_snapshot(workspace, release_id):
+            with workspace.store.write() as conn:
+                store_snapshot(conn, workspace.name, release_id, files)
         return existing, False
     log = workspace.receipt_log(signed=False, clock=clock)
     at = rfc3339(clock())
+    snapshot = {name: _sha(data) for name, data in sorted(files.items())}
     with log.transaction(workspace.store) as conn:
         appended = log.append(
             conn,
             kind="release.created",
-            body={"release": release_id, "content_hash": digest, "manifest": manifest},
+            body={"release": release_id, "content_hash": digest, "manifest": manifest, "snapshot": snapshot},
             actor={"kind": "user", "id": by},
             release=release_id,
         )
@@ -104,6 +139,7 @@ def create_release(workspace: Any, *, by: str = "pilotgate", clock: Clock = utc_
                 receipt=appended.hash,
             )
         )
+        store_snapshot(conn, workspace.name, release_id, files)
     return Release(release_id, digest, manifest, at, by, appended.hash), True
 
 

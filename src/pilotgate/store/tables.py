@@ -262,3 +262,42 @@ model_cache = Table(
     Column("created_at", String(40), nullable=False),
 )
 """Eval runs' model-call cache (only when a run asks for it): the same request gets the same response."""
+
+release_files = Table(
+    "release_files",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column("release", String(80), primary_key=True),
+    Column("name", String(300), primary_key=True, doc="the manifest part: pilot.yaml or evals/<pack>"),
+    Column("sha256", String(71), nullable=False, doc="sha256:<hex> of the bytes"),
+    Column("content", LargeBinary, nullable=False, doc="the file's bytes as they were at release create"),
+)
+"""Release snapshots: the files of each release, so a release can be served and rolled back to after the
+files on disk have moved on. A release created before migration 0006 has none."""
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column("production", String(80), nullable=True, doc="the release in production"),
+    Column("canary", String(80), nullable=True, doc="the candidate release a share of tasks goes to"),
+    Column("canary_share", Integer, nullable=False, doc="the candidate's share in basis points (0..10000)"),
+    Column("updated_at", String(40), nullable=False),
+    Column("receipt", String(71), nullable=False, doc="hash of the receipt of the last switch"),
+)
+"""The serving pointer, one row per pilot: what serves tasks now. Every change commits with its receipt."""
+
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column(
+        "seq", BigInteger, primary_key=True, autoincrement=False, doc="seq of the release.promoted receipt"
+    ),
+    Column("release", String(80), nullable=False),
+    Column("promoted_at", String(40), nullable=False),
+    Column("promoted_by", String(128), nullable=False),
+    Column("receipt", String(71), nullable=False, doc="hash of the release.promoted receipt"),
+    Column("rolled_back", String(71), nullable=True, doc="hash of the release.rolled_back receipt, if any"),
+)
+"""Production's history: rollback returns to the newest promotion before the current one not rolled back."""
