@@ -6,14 +6,23 @@ errors, a malformed body, a reply that sleeps past the client's timeout) and rec
 headers, JSON body) so tests can assert the Authorization header and the messages sent. `closed_port_url`
 gives the URL of a server that is down. It is not OpenAI: no streaming, no other endpoints, no
 validation of what it is sent beyond parsing the JSON.
+
+Two options serve tests and benchmarks that run many requests at once: ``respond`` computes a reply from
+the request (when the script is empty), so concurrent requests need no agreed order; ``latency`` adds a
+fixed delay to every reply. ``python -m doubles.openai_server --latency 0.05`` (with ``tests/`` on the
+path) serves in a process of its own, prints its base URL on the first line and runs until killed, so a
+benchmark does not count the server's CPU as its own.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
+import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -123,6 +132,12 @@ class OpenAIServerDouble(LoopbackDouble):
     default: Reply = field(default_factory=lambda: text("Hello from the test double."))
     script: deque[Reply] = field(default_factory=deque)
     requests: list[RecordedRequest] = field(default_factory=list)
+    respond: Callable[[RecordedRequest], Reply] | None = None
+    """When set, answers each request the script does not (instead of ``default``)."""
+    latency: float = 0.0
+    """Seconds added before every reply (a model's fixed latency)."""
+    record: bool = True
+    """Keep every request in ``requests`` (a long benchmark turns this off)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -160,6 +175,7 @@ class OpenAIServerDouble(LoopbackDouble):
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 256  # many clients connecting at once must not wait on a full backlog
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 return  # a client that gave up (timeout) is expected here, not a failure
@@ -173,19 +189,21 @@ class OpenAIServerDouble(LoopbackDouble):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        recorded = RecordedRequest(
+            request.command,
+            request.path,
+            {name.lower(): value for name, value in request.headers.items()},
+            body,
+        )
         with self._lock:
-            self.requests.append(
-                RecordedRequest(
-                    request.command,
-                    request.path,
-                    {name.lower(): value for name, value in request.headers.items()},
-                    body,
-                )
-            )
-            reply = self.script.popleft() if self.script else self.default
+            if self.record:
+                self.requests.append(recorded)
+            scripted = self.script.popleft() if self.script else None
+        reply = scripted or (self.respond(recorded) if self.respond is not None else self.default)
         if request.path.rstrip("/") != "/v1/chat/completions":
             reply = error(404, f"no route {request.path}")
-        if reply.delay and self._stopping.wait(reply.delay):
+        delay = reply.delay + self.latency
+        if delay and self._stopping.wait(delay):
             return
         request.send_response(reply.status)
         for name, value in reply.headers:
@@ -201,3 +219,24 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in this process: print the base URL, then answer every request with ``--answer``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every reply")
+    parser.add_argument("--answer", default="You have 30 days to return shoes [1].", help="the reply text")
+    args = parser.parse_args(argv)
+    double = OpenAIServerDouble(default=text(args.answer), latency=args.latency, record=False)
+    double.start()
+    print(double.base_url, flush=True)
+    try:
+        sys.stdin.read()  # until the parent closes our stdin (or kills us)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        double.stop()
+
+
+if __name__ == "__main__":
+    main()

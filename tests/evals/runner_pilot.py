@@ -123,7 +123,9 @@ cases:
 """
 
 
-def write_runner_pilot(root: Path, *, models: str = REFERENCE_MODELS, pack: str = PACK, evals: str = "") -> Path:
+def write_runner_pilot(
+    root: Path, *, models: str = REFERENCE_MODELS, pack: str = PACK, evals: str = ""
+) -> Path:
     """Write the pilot, its sources, its pack and a signing key under ``root``; return pilot.yaml's path.
 
     ``evals`` adds keys under ``evals:`` (e.g. ``"  judge: grader\\n  repeats: 3\\n"``)."""

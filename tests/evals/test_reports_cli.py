@@ -117,5 +117,3 @@ def test_eval_commands(tmp_path: Path) -> None:
     assert "better    bad|pipe" in compared.output and "1 better, 0 worse" in compared.output
     blessed = runner.invoke(app, ["eval", "bless", a, "--by", "maria", *where])
     assert blessed.exit_code == 0 and "blessed by maria" in blessed.output
-    not_yet = runner.invoke(app, ["eval", "run", *where])
-    assert isinstance(not_yet.exception, UsageError) and "not available yet" in str(not_yet.exception)

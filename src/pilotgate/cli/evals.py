@@ -1,6 +1,6 @@
-"""`pilotgate eval runs | report RUN | compare A B | bless RUN` over stored eval runs.
+"""`pilotgate eval run | runs | report RUN | compare A B | bless RUN`: run the packs, inspect the runs.
 
-`eval run` (the runner) is not here yet: it says so and exits 2 rather than pretending.
+`eval run` runs the packs (``pilotgate.evals.runner``) with a progress bar and prints the run id last.
 """
 
 from __future__ import annotations
@@ -10,18 +10,30 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import console, err_console
 from pilotgate.errors import UsageError
+from pilotgate.evals.cases import CATEGORIES
 from pilotgate.evals.compare import Comparison, compare
 from pilotgate.evals.metrics import Metrics, run_metrics
+from pilotgate.evals.packs import load_packs
 from pilotgate.evals.reports import FORMATS, comparison_markdown, render
-from pilotgate.evals.runs import StoredRun, bless, list_runs, load_run
+from pilotgate.evals.runner import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    Only,
+    RunInterrupted,
+    RunStats,
+    matching_release,
+    run_evals,
+)
+from pilotgate.evals.runs import CaseResult, StoredRun, bless, list_runs, load_run
 from pilotgate.workspace import open_workspace
 
-eval_app = typer.Typer(name="eval", help="Inspect, report and compare eval runs.", no_args_is_help=True)
+eval_app = typer.Typer(name="eval", help="Run the eval packs; report and compare runs.", no_args_is_help=True)
 
 RunArg = Annotated[str, typer.Argument(help="An eval run id.", show_default=False)]
 
@@ -35,12 +47,160 @@ def _ms(value: float | None) -> str:
 
 
 @eval_app.command("run")
-def run_(pilot: PilotOption = None, db: DbOption = None) -> None:
-    """Run the eval packs (not available yet)."""
-    raise UsageError(
-        "`pilotgate eval run` is not available yet: the eval runner is still being built",
-        hint="runs recorded through pilotgate.evals.runs can already be reported, compared and gated",
-    )
+def run_(
+    release: Annotated[
+        str | None,
+        typer.Option(
+            "--release",
+            "-r",
+            help="The release the run is evidence for; default: the release matching the files on disk, "
+            "if one was created.",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=MAX_CONCURRENCY, help="Tasks in flight at once.")
+    ] = DEFAULT_CONCURRENCY,
+    cache: Annotated[
+        bool, typer.Option("--cache", help="Answer repeated model calls (judges too) from the model cache.")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Finish an interrupted run (its pending cases only).")
+    ] = None,
+    cases: Annotated[
+        list[str] | None, typer.Option("--case", help="Run only this case (repeatable).", show_default=False)
+    ] = None,
+    categories: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Run only this category's cases (repeatable).", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help=f"Also write a report: one of {', '.join(FORMATS)} (needs -o)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the report.")] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress and no table: only the run id.")
+    ] = False,
+    pilot: PilotOption = None,
+    db: DbOption = None,
+) -> None:
+    """Run the eval packs through the real runtime (tools in a dry run); the run id is the last line.
+
+    Each case runs as its user, with the pilot's retrieval, models and policy; tool calls are recorded,
+    not made. Results are stored as they finish: after Ctrl-C, `--resume RUN` does the rest. Without
+    --release the run is evidence for the release whose content is the files on disk, when one was
+    created (`pilotgate release create`); otherwise it is unreleased and says so.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"unknown report format {fmt!r}", hint=f"one of {', '.join(FORMATS)}")
+    if (fmt is None) != (output is None):
+        raise UsageError(
+            "--format and --output go together",
+            hint="the run id is stdout's last line; the report goes to a file",
+        )
+    unknown = sorted(set(categories or ()) - set(CATEGORIES))
+    if unknown:
+        raise UsageError(f"unknown category {', '.join(unknown)}", hint=f"one of {', '.join(CATEGORIES)}")
+    workspace = open_workspace(pilot, db)
+    try:
+        suite = load_packs(workspace.loaded)
+        if resume is None and release is None:
+            release = matching_release(workspace)
+            if not quiet:
+                err_console.print(
+                    f"release {release} (the files on disk)"
+                    if release
+                    else "[yellow]unreleased run[/]: no release matches the files on disk "
+                    "(`pilotgate release create` makes one)"
+                )
+        only = _selection(cases, categories)
+        stats = RunStats()
+        with _progress(quiet) as progress:
+            try:
+                run = run_evals(
+                    workspace,
+                    suite,
+                    release=release,
+                    concurrency=concurrency,
+                    cache=cache,
+                    resume=resume,
+                    only=only,
+                    on_start=progress.start,
+                    on_result=progress.advance,
+                    stats=stats,
+                )
+            except RunInterrupted as stopped:
+                progress.stop()
+                err_console.print(
+                    f"[yellow]interrupted[/]: {stopped.recorded} case run(s) recorded, "
+                    f"{stopped.pending} left; resume with: pilotgate eval run --resume {stopped.run_id}"
+                )
+                typer.echo(stopped.run_id)
+                raise typer.Exit(130) from None
+        if output is not None and fmt is not None:
+            output.write_text(render(run, fmt), encoding="utf-8")
+    finally:
+        workspace.close()
+    if not quiet:
+        print_run(run)
+        figures = f"{stats.ran} case run(s) in {stats.wall_seconds:.2f} s at concurrency {concurrency}"
+        if stats.errors:
+            figures += f"; [red]{stats.errors} could not run[/]"
+        if stats.cache is not None:
+            figures += f"; cache {stats.cache.hits} hit(s), {stats.cache.misses} miss(es)"
+        err_console.print(figures)
+        if output is not None:
+            err_console.print(f"wrote {fmt} report of {run.id} to {output}")
+    typer.echo(run.id)
+
+
+def _selection(cases: list[str] | None, categories: list[str] | None) -> Only | None:
+    if not cases and not categories:
+        return None
+    if cases and not categories:
+        return cases
+    ids, kinds = set(cases or ()), set(categories or ())
+    return lambda case: case.id in ids or case.category in kinds
+
+
+class _Progress:
+    """A progress bar on stderr (only on a terminal, and not with --quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed[/]"),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=quiet or not err_console.is_terminal,
+        )
+        self.task: TaskID | None = None
+        self.failed = 0
+
+    def start(self, run: StoredRun, pending: int) -> None:
+        self.task = self.bar.add_task(f"eval {run.id}", total=pending, failed=0)
+
+    def advance(self, result: CaseResult) -> None:
+        if self.task is None:
+            return
+        self.failed += not result.passed
+        self.bar.update(self.task, advance=1, failed=self.failed)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+    def __enter__(self) -> _Progress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
+def _progress(quiet: bool) -> _Progress:
+    return _Progress(quiet)
 
 
 @eval_app.command("runs")
