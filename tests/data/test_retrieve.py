@@ -9,6 +9,7 @@ import pytest
 
 from pilotgate.data import SourceDocument, SourceRegistry, SourceRules, ingest_source, retrieve
 from pilotgate.data.acl import group_token, pilot_token, source_token
+from pilotgate.data.sync import refresh_planner_statistics
 from pilotgate.store import Store
 from pilotgate.testing import FixedClock
 
@@ -153,3 +154,17 @@ def test_withheld_counts_only_the_pilots_own_chunks(corpus: Store, list_connecto
     assert shared.withheld == alone.withheld
     assert [(c.source, c.uri) for c in shared.chunks] == [(c.source, c.uri) for c in alone.chunks]
     assert elsewhere.chunks == () and elsewhere.withheld.restricted == 20
+
+
+def test_refreshing_after_a_bulk_ingest_keeps_every_result(corpus: Store) -> None:
+    def ranked() -> list[tuple[str, str]]:
+        with corpus.read() as conn:
+            found = retrieve(conn, pilot=PILOT, query="refunds card", groups=["agents"], registry=REGISTRY)
+        return [(hit.chunk_id, f"{hit.score:.6f}") for hit in found.chunks]
+
+    before = ranked()
+    refresh_planner_statistics(corpus)  # SQLite: merges the FTS5 segments; PostgreSQL: ANALYZE
+    assert ranked() == before and before
+    if corpus.dialect == "sqlite":
+        with corpus.write() as conn:  # FTS5 raises SQLITE_CORRUPT_VTAB if the merged index disagrees
+            conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")

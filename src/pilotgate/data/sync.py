@@ -115,8 +115,14 @@ def refresh_planner_statistics(store: Store) -> None:
     """ANALYZE the retrieval tables on PostgreSQL, so the first queries after a bulk ingest get a good plan.
 
     Without it the planner works from stale statistics until autovacuum runs: measured at 10,000 chunks,
-    32 ms per search before against a few ms after. SQLite's FTS5 ranking needs no statistics.
+    32 ms per search before against a few ms after. On SQLite, FTS5 needs no statistics, but a bulk ingest
+    leaves its index in many segments that every query probes: merging them ('optimize', 0.3 s at 10,000
+    chunks) cut a ranked search from ~1.5 to ~0.5 ms of CPU (measured).
     """
+    if store.dialect == "sqlite":
+        with store.write() as conn:
+            conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+        return
     if store.dialect != "postgresql":
         return
     with store.write() as conn:
