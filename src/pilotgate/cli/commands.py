@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "approvals",
     "release",
     "evals",
+    "eval_generate",
     "db",
 )
 """Modules under pilotgate.cli, each with a ``register(app: typer.Typer) -> None``."""
