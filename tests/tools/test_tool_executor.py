@@ -367,3 +367,24 @@ def test_dry_run_records_what_would_be_called_and_calls_nothing(
         intent = list_receipts(conn, "desk", kind="tool.intent", limit=1)[0]
         result = list_receipts(conn, "desk", kind="tool.result", limit=1)[0]
     assert intent.body["dry_run"] is True and result.body["via"] == "dry_run"
+
+
+class _Leaky(Exception):
+    """An adapter failure whose text holds data (as a driver's error might quote a request)."""
+
+
+def test_an_adapter_exception_is_logged_by_type_never_by_its_text(
+    store: Store, log: ReceiptLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = "canary-7f3a91-refund-secret"
+    executor = executor_for(
+        store,
+        log,
+        tool("refund", "python:sample_tools:refund", effect="write", replay="unsafe", args=REFUND_ARGS),
+        adapters={"refund": Crashing(_python("refund"), before=True, exc=lambda _m: _Leaky(canary))},
+    )
+    with caplog.at_level("WARNING", logger="pilotgate.tools"):
+        outcome = executor.execute(task="t1", step=0, tool="refund", args=ARGS)
+    assert outcome.state == "parked"
+    assert "adapter raised _Leaky" in caplog.text
+    assert canary not in caplog.text and canary not in outcome.reason  # type: ignore[operator]

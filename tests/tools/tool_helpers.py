@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pilotgate.spec import PilotSpec
@@ -49,7 +50,9 @@ class Crashing:
 
     kind = "test"
 
-    def __init__(self, inner: Any, *, before: bool = False, exc: type[BaseException] = SystemExit) -> None:
+    def __init__(
+        self, inner: Any, *, before: bool = False, exc: Callable[[str], BaseException] = SystemExit
+    ) -> None:
         self.inner = inner
         self.before = before
         self.exc = exc

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pilotgate.clock import Clock, rfc3339, utc_now
-from pilotgate.errors import ToolAdapterError
+from pilotgate.errors import PilotgateError, ToolAdapterError
 from pilotgate.receipts import Actor, AppendedReceipt, ReceiptLog, canonical_bytes, receipt_hash
 from pilotgate.store import Store
 from pilotgate.tools import ledger
@@ -77,6 +77,18 @@ class ToolCallOutcome:
     dry_run: bool = False
 
 
+@dataclass(frozen=True)
+class Intent:
+    """A call whose intent is recorded (or was found recorded), for ``ToolExecutor.proceed``."""
+
+    registered: RegisteredTool
+    record: ToolCallRecord
+    written: tuple[AppendedReceipt, ...] = ()
+    """The receipts recorded now: the intent (and, in a dry run, its result); empty when found."""
+    dry: ToolCallOutcome | None = None
+    """A dry run's outcome, complete already."""
+
+
 @dataclass
 class ToolExecutor:
     """Executes tool calls for one pilot (``log.pilot``) against its store."""
@@ -119,15 +131,94 @@ class ToolExecutor:
         receipt); ``refs`` are receipt hashes the intent rests on (the policy decision, the approval);
         ``on_intent`` runs in the intent's transaction, only when a new intent is recorded.
         """
+        for attempt in range(2):
+            try:
+                with self.log.transaction(self.store) as conn:
+                    intent = self.record_intent(
+                        conn,
+                        task=task,
+                        step=step,
+                        tool=tool,
+                        args=args,
+                        release=release,
+                        refs=refs,
+                        on_intent=on_intent,
+                    )
+            except IntegrityError:
+                if attempt:
+                    raise
+                continue  # another executor inserted the key first: read its row
+            return self.proceed(intent)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def record_intent(
+        self,
+        conn: Connection,
+        *,
+        task: str,
+        step: int,
+        tool: str,
+        args: Mapping[str, Any],
+        release: str | None = None,
+        refs: Sequence[str] = (),
+        on_intent: IntentHook | None = None,
+    ) -> Intent:
+        """Step (a) of ``execute``, in the caller's open transaction; ``proceed`` does the rest after it.
+
+        The runtime records a call's policy decision and its intent in one commit this way. A key that is
+        recorded already is only read (``Intent.written`` empty). Raises IntegrityError when a concurrent
+        executor inserts the key first (roll back and try again: the row is then read).
+        """
         registered = self.registry.get(tool)
         checked = registered.validator.validate(args)
         key = idempotency_key(self.pilot, task, step, tool, checked)
+        if not self.dry_run:
+            existing = ledger.load(conn, key)
+            if existing is not None:
+                return Intent(registered, replace(existing, release=release))
+        digest = args_hash(checked)
+        intent = self.log.append(
+            conn,
+            kind="tool.intent",
+            body=self._intent_body(registered, key, step, checked, digest, dry_run=self.dry_run),
+            actor=self.actor,
+            task=task,
+            release=release,
+            refs=refs,
+        )
+        record = ToolCallRecord(
+            key,
+            self.pilot,
+            task,
+            step,
+            registered.name,
+            checked,
+            digest,
+            "intent",
+            intent.seq,
+            None,
+            None,
+            release,
+        )
+        written: tuple[AppendedReceipt, ...] = (intent,)
+        dry: ToolCallOutcome | None = None
         if self.dry_run:
-            return self._dry_run(registered, key, task, step, checked, release, refs, on_intent)
-        record, written = self._begin(registered, key, task, step, checked, release, refs, on_intent)
-        if written is None:
-            return self._existing(replace(record, release=release), registered)
-        return self._call(record, registered, via="call", attempt=1, receipts=(written,))
+            dry = self._dry_result(conn, registered, record, intent)
+            written = dry.receipts
+        else:
+            ledger.insert_intent(conn, record, at=rfc3339(self.clock()))
+        if on_intent is not None:
+            on_intent(conn)
+        return Intent(registered, record, written, dry)
+
+    def proceed(self, intent: Intent) -> ToolCallOutcome:
+        """Steps (b) and (c) of ``execute``, once the intent has committed: call and record the outcome (or
+        settle a call recorded earlier without calling blindly)."""
+        if intent.dry is not None:
+            return intent.dry
+        if not intent.written:
+            return self._existing(intent.record, intent.registered)
+        return self._call(intent.record, intent.registered, via="call", attempt=1, receipts=intent.written)
 
     def recover(self, task: str, *, release: str | None = None) -> list[ToolCallOutcome]:
         """Resolve every call of ``task`` left at ``intent`` (after a crash), by each tool's ``replay``;
@@ -145,58 +236,6 @@ class ToolExecutor:
         """The ledger row of one call."""
         with self.store.read() as conn:
             return ledger.load(conn, key)
-
-    # --- (a) intent ----------------------------------------------------------------------------------
-
-    def _begin(
-        self,
-        registered: RegisteredTool,
-        key: str,
-        task: str,
-        step: int,
-        args: dict[str, Any],
-        release: str | None,
-        refs: Sequence[str],
-        on_intent: IntentHook | None,
-    ) -> tuple[ToolCallRecord, AppendedReceipt | None]:
-        """Commit the intent row and receipt; or return the existing row for this key (and None)."""
-        for _ in range(2):
-            try:
-                with self.log.transaction(self.store) as conn:
-                    existing = ledger.load(conn, key)
-                    if existing is not None:
-                        return existing, None
-                    digest = args_hash(args)
-                    receipt = self.log.append(
-                        conn,
-                        kind="tool.intent",
-                        body=self._intent_body(registered, key, step, args, digest, dry_run=False),
-                        actor=self.actor,
-                        task=task,
-                        release=release,
-                        refs=refs,
-                    )
-                    record = ToolCallRecord(
-                        key,
-                        self.pilot,
-                        task,
-                        step,
-                        registered.name,
-                        args,
-                        digest,
-                        "intent",
-                        receipt.seq,
-                        None,
-                        None,
-                        release,
-                    )
-                    ledger.insert_intent(conn, record, at=rfc3339(self.clock()))
-                    if on_intent is not None:
-                        on_intent(conn)
-                    return record, receipt
-            except IntegrityError:
-                continue  # another executor inserted the key first: read its row
-        raise RuntimeError(f"could not record or read the intent of {key}")  # pragma: no cover
 
     def _existing(self, record: ToolCallRecord, registered: RegisteredTool) -> ToolCallOutcome:
         if record.state in ledger.FINISHED or record.state == "parked":
@@ -223,7 +262,9 @@ class ToolExecutor:
         except OutcomeUnknown as exc:
             return self._unknown(record, registered, str(exc), attempt, receipts)
         except Exception as exc:
-            log.warning("tool %s: adapter raised %s; treating the outcome as unknown", record.tool, exc)
+            log.warning(
+                "tool %s: adapter raised %s; treating the outcome as unknown", record.tool, _described(exc)
+            )
             return self._unknown(
                 record, registered, f"adapter raised {type(exc).__name__}", attempt, receipts
             )
@@ -274,7 +315,7 @@ class ToolExecutor:
         try:
             found = registered.adapter.reconcile(record.key)
         except Exception as exc:
-            log.warning("tool %s: reconcile raised %s", record.tool, exc)
+            log.warning("tool %s: reconcile raised %s", record.tool, _described(exc))
             found = None
         if found is None:
             return self._park(record, f"{clip(why, 200)}; the tool does not know the key", calls + 1, prior)
@@ -360,58 +401,45 @@ class ToolExecutor:
 
     # --- dry run -------------------------------------------------------------------------------------
 
-    def _dry_run(
-        self,
-        registered: RegisteredTool,
-        key: str,
-        task: str,
-        step: int,
-        args: dict[str, Any],
-        release: str | None,
-        refs: Sequence[str],
-        on_intent: IntentHook | None,
+    def _dry_result(
+        self, conn: Connection, registered: RegisteredTool, record: ToolCallRecord, intent: AppendedReceipt
     ) -> ToolCallOutcome:
+        """The canned result of a dry run, recorded beside its intent (nothing is called, no ledger row)."""
         canned = self.canned.get(registered.name)
         if canned is None:
             output = ToolOutput(content={"dry_run": True})
         else:
-            output = canned if isinstance(canned, ToolOutput) else canned(args)
+            output = canned if isinstance(canned, ToolOutput) else canned(record.args)
         output = _recordable(output)
         state: CallState = "failed" if output.is_error else "done"
-        digest = args_hash(args)
-        with self.log.transaction(self.store) as conn:
-            intent = self.log.append(
-                conn,
-                kind="tool.intent",
-                body=self._intent_body(registered, key, step, args, digest, dry_run=True),
-                actor=self.actor,
-                task=task,
-                release=release,
-                refs=refs,
-            )
-            result = self.log.append(
-                conn,
-                kind="tool.result",
-                body={
-                    "key": key,
-                    "tool": registered.name,
-                    "state": state,
-                    "is_error": output.is_error,
-                    "content": output.content,
-                    "via": "dry_run",
-                    "calls": 0,
-                    "latency_us": None,
-                    "cost": "0",
-                },
-                actor=self.actor,
-                task=task,
-                release=release,
-                refs=[intent.hash],
-            )
-            if on_intent is not None:
-                on_intent(conn)
+        result = self.log.append(
+            conn,
+            kind="tool.result",
+            body={
+                "key": record.key,
+                "tool": registered.name,
+                "state": state,
+                "is_error": output.is_error,
+                "content": output.content,
+                "via": "dry_run",
+                "calls": 0,
+                "latency_us": None,
+                "cost": "0",
+            },
+            actor=self.actor,
+            task=record.task,
+            release=record.release,
+            refs=[intent.hash],
+        )
         return ToolCallOutcome(
-            key, registered.name, task, step, state, output, receipts=(intent, result), dry_run=True
+            record.key,
+            registered.name,
+            record.task,
+            record.step,
+            state,
+            output,
+            receipts=(intent, result),
+            dry_run=True,
         )
 
     # --- helpers -------------------------------------------------------------------------------------
@@ -490,6 +518,14 @@ def _recordable(output: ToolOutput) -> ToolOutput:
             is_error=output.is_error,
         )
     return output
+
+
+def _described(exc: BaseException) -> str:
+    """An exception for a log line: its type, and a pilotgate error's message (written for users, naming no
+    secret). Any other exception's text may hold data from the tool (a secret, a customer's details)."""
+    if isinstance(exc, PilotgateError):
+        return f"{type(exc).__name__}: {exc.message}"
+    return type(exc).__name__
 
 
 def _adapter_kind(adapter: str) -> str:
