@@ -53,6 +53,27 @@ def deny_listing(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
     return deny
 
 
+def _add_sources(pilot_yaml: Path, block: str) -> None:
+    """Append ``block`` (YAML list items indented two spaces) to the ``sources:`` section of a pilot.yaml,
+    wherever that section sits in the file."""
+    lines = pilot_yaml.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("sources:"))
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " #"):
+        end += 1
+    while not lines[end - 1].strip():
+        end -= 1
+    lines[end:end] = [block.strip("\n") + "\n"]
+    pilot_yaml.write_text("".join(lines), encoding="utf-8")
+
+
+@pytest.fixture
+def add_sources() -> Callable[[Path, str], None]:
+    """``add_sources(pilot_yaml, block)``: declare more sources in a pilot.yaml (a fixture, since test folders
+    are not packages)."""
+    return _add_sources
+
+
 @dataclass
 class ListConnector:
     """A test double of the Connector protocol: serves a fixed list of documents from memory."""

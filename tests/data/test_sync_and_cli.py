@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,12 +52,10 @@ TICKETS = '{"id": "t-1", "body": "Customer asks where the kettle refund is"}\n{b
 
 
 @pytest.fixture
-def pilot_dir(tmp_path: Path) -> Path:
+def pilot_dir(tmp_path: Path, add_sources: Callable[[Path, str], None]) -> Path:
     root = tmp_path / "desk"
     scaffold_pilot(root)
-    text = (root / "pilot.yaml").read_text(encoding="utf-8")
-    text = text.replace("\nreceipts:", EXTRA_SOURCES + "\nreceipts:", 1)
-    (root / "pilot.yaml").write_text(text, encoding="utf-8")
+    add_sources(root / "pilot.yaml", EXTRA_SOURCES)
     (root / "sources" / "orders.csv").write_text(ORDERS, encoding="utf-8")
     (root / "sources" / "tickets.jsonl").write_text(TICKETS, encoding="utf-8")
     (root / "sources" / "help-center" / "blob.md").write_bytes(b"\x00\x01binary")

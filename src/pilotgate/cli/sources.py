@@ -8,6 +8,7 @@ progress display, a summary table, and what was skipped, unreadable or failed an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
@@ -27,14 +28,19 @@ from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import console, err_console
 from pilotgate.clock import utc_now
 from pilotgate.data.inventory import (
+    RemovedInventory,
     SourceInventory,
     data_contract_markdown,
     freshness,
     location,
+    removed_inventory,
     source_inventory,
     system_of_record,
 )
 from pilotgate.data.sync import SourceSync, sync_sources
+from pilotgate.receipts import ReceiptLog
+from pilotgate.runtime import logs
+from pilotgate.secrets import SecretResolver
 from pilotgate.workspace import Workspace, open_workspace
 
 sources_app = typer.Typer(
@@ -76,14 +82,19 @@ def list_sources(
         now = utc_now()
         with workspace.store.read() as conn:
             inventory = source_inventory(conn, pilot=workspace.name, sources=workspace.spec.sources, now=now)
+            removed = removed_inventory(
+                conn, pilot=workspace.name, declared=[source.name for source in workspace.spec.sources]
+            )
     finally:
         workspace.close()
     if output is Format.markdown:
-        typer.echo(data_contract_markdown(workspace.name, inventory, now=now), nl=False)
+        typer.echo(data_contract_markdown(workspace.name, inventory, now=now, removed=removed), nl=False)
     elif output is Format.json:
-        typer.echo(json.dumps([_inventory_json(item) for item in inventory], indent=2, ensure_ascii=False))
+        rows = [_inventory_json(item) for item in inventory] + [_removed_json(gone) for gone in removed]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         _print_inventory(workspace.name, inventory)
+        _print_removed(removed)
 
 
 @sources_app.command("ingest")
@@ -106,9 +117,21 @@ def ingest(
 
 
 def _ingest_with_progress(workspace: Workspace, names: list[str] | None) -> list[SourceSync]:
-    # Receipt log: the workspace's, signing checkpoints as pilot.yaml says. When the lead adds a shared
-    # factory (and secret resolution for SQL source URLs), use it here: resolve_secret is not wired yet.
+    # A SQL source's secret-reference URL is resolved through the pilot's resolver, whose every value goes
+    # to the receipt log's redactor (and, through it, the log filter) before the connector gets it.
     log = workspace.receipt_log()
+    resolver = SecretResolver.for_pilot(workspace.loaded, on_resolved=log.redactor.register)
+    log_filter = logs.install(log.redactor)
+    try:
+        return _sync_with_progress(workspace, log, names, resolver.resolve)
+    finally:
+        logs.uninstall(log_filter)
+        resolver.close()
+
+
+def _sync_with_progress(
+    workspace: Workspace, log: ReceiptLog, names: list[str] | None, resolve_secret: Callable[[str], str]
+) -> list[SourceSync]:
     wanted = names or [source.name for source in workspace.spec.sources]
     columns = (
         SpinnerColumn(),
@@ -140,6 +163,7 @@ def _ingest_with_progress(workspace: Workspace, names: list[str] | None) -> list
             names=names,
             on_source=on_source,
             on_document=on_document,
+            resolve_secret=resolve_secret,
         )
 
 
@@ -166,7 +190,7 @@ def _print_summary(results: list[SourceSync]) -> None:
             continue
         found = report.reconciliation
         table.add_row(
-            escape(result.name),
+            escape(result.name) + (" [dim](removed)[/]" if result.removed else ""),
             str(report.count("new")),
             str(report.count("changed")),
             str(report.count("unchanged")),
@@ -190,6 +214,13 @@ def _print_summary(results: list[SourceSync]) -> None:
             continue
         report = result.report
         assert report is not None
+        if result.removed:
+            console.print(
+                f"[cyan]removed from pilot.yaml[/] {escape(result.name)}: "
+                f"{report.count('tombstoned'):,} document(s) tombstoned, "
+                f"{report.chunks_deactivated:,} chunk(s) no longer retrieved; versions and provenance kept"
+                + (f" (receipt {result.receipt_seq})" if result.receipt_seq is not None else "")
+            )
         for skip in report.skipped:
             console.print(
                 f"[yellow]skipped[/] {escape(result.name)}: {escape(skip.uri)}: {escape(skip.reason)}"
@@ -247,10 +278,38 @@ def _print_inventory(pilot: str, inventory: list[SourceInventory]) -> None:
     console.print(table)
 
 
+def _print_removed(removed: list[RemovedInventory]) -> None:
+    for gone in removed:
+        name = escape(gone.name)
+        if gone.status == "pending":
+            console.print(
+                f"[yellow]removed from pilot.yaml[/] {name}: {gone.documents:,} document(s) still served "
+                "until the next ingest retires it ([bold]pilotgate sources ingest[/])"
+            )
+        else:
+            console.print(
+                f"[dim]removed from pilot.yaml[/] {name}: retired at {gone.last_ingest}, "
+                f"{gone.tombstoned:,} document(s) tombstoned (versions and provenance kept, never retrieved)"
+            )
+
+
+def _removed_json(gone: RemovedInventory) -> dict[str, object]:
+    return {
+        "name": gone.name,
+        "removed": True,
+        "documents": gone.documents,
+        "chunks": gone.chunks,
+        "tombstoned": gone.tombstoned,
+        "last_ingest": gone.last_ingest,
+        "status": f"removed ({gone.status})",
+    }
+
+
 def _inventory_json(item: SourceInventory) -> dict[str, object]:
     source = item.source
     return {
         "name": source.name,
+        "removed": False,
         "kind": source.kind,
         "location": location(source),
         "owner": source.owner,

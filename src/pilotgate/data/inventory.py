@@ -2,7 +2,9 @@
 
 ``source_inventory`` counts, per declared source, its current documents and chunks, the documents nobody may
 read (fail closed), those superseded by a conflict, the last ingest that changed it, its oldest content and
-how many documents are stale under its ``freshness`` rule. ``data_contract_markdown`` writes the data
+how many documents are stale under its ``freshness`` rule; ``removed_inventory`` does the same for sources
+the store holds that pilot.yaml no longer declares (retired by the next sync, see ``pilotgate.data.sync``).
+``data_contract_markdown`` writes the data
 contract: the first production artifact a data owner and a security reviewer sign. Both are plain functions
 of the store and pilot.yaml; the CLI only prints them.
 """
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, Subquery, and_, case, func, select
 
 from pilotgate.clock import rfc3339
 from pilotgate.data.registry import SourceRegistry
@@ -68,16 +70,60 @@ class SourceInventory:
         return "ok"
 
 
-def source_inventory(
-    conn: Connection, *, pilot: str, sources: Sequence[SourceBase], now: datetime
-) -> list[SourceInventory]:
-    """The inventory of each declared source, in declaration order."""
-    latest = (
-        select(documents.c.source, documents.c.uri, func.max(documents.c.version).label("version"))
-        .where(documents.c.pilot == pilot)
-        .group_by(documents.c.source, documents.c.uri)
-        .subquery()
+@dataclass(frozen=True)
+class RemovedInventory:
+    """A source the store holds that pilot.yaml no longer declares."""
+
+    name: str
+    documents: int = 0
+    """Current documents still held (0 once a sync has retired the source)."""
+    chunks: int = 0
+    """Active chunks still retrievable (0 once retired)."""
+    tombstoned: int = 0
+    """Documents tombstoned (their versions and provenance are kept)."""
+    last_ingest: str | None = None
+    """When an ingest last changed the source: for a retired source, when it was retired."""
+
+    @property
+    def status(self) -> str:
+        """``retired`` (nothing of it is served any more) or ``pending`` (the next sync retires it)."""
+        return "pending" if self.documents or self.chunks else "retired"
+
+
+def removed_inventory(conn: Connection, *, pilot: str, declared: Sequence[str]) -> list[RemovedInventory]:
+    """Every source of ``pilot`` in the store that is not in ``declared``, by name."""
+    counts = _document_counts(conn, pilot, exclude=declared)
+    chunk_counts = dict(
+        conn.execute(
+            select(chunks.c.source, func.count())
+            .where(chunks.c.pilot == pilot, chunks.c.active, chunks.c.source.not_in(list(declared)))
+            .group_by(chunks.c.source)
+        ).all()
     )
+    last = dict(
+        conn.execute(
+            select(documents.c.source, func.max(documents.c.ingested_at))
+            .where(documents.c.pilot == pilot, documents.c.source.not_in(list(declared)))
+            .group_by(documents.c.source)
+        ).all()
+    )
+    return [
+        RemovedInventory(
+            name=name,
+            documents=_int(counts.get(name, (0, 0, 0, 0))[0]),
+            chunks=int(chunk_counts.get(name, 0)),
+            tombstoned=_int(counts.get(name, (0, 0, 0, 0))[3]),
+            last_ingest=last[name],
+        )
+        for name in sorted(last)
+    ]
+
+
+def _document_counts(
+    conn: Connection, pilot: str, exclude: Sequence[str] = ()
+) -> dict[str, tuple[object, ...]]:
+    """Source -> (present, unreadable, superseded, tombstoned, oldest content) over latest versions."""
+    latest = _latest(pilot)
     content_time = func.coalesce(documents.c.modified_at, documents.c.ingested_at)
     current = (
         select(
@@ -96,10 +142,29 @@ def source_inventory(
                 documents.c.version == latest.c.version,
             ),
         )
-        .where(documents.c.pilot == pilot)
+        .where(documents.c.pilot == pilot, documents.c.source.not_in(list(exclude)))
         .group_by(documents.c.source)
     )
-    counts = {row[0]: row[1:] for row in conn.execute(current)}
+    return {row[0]: tuple(row[1:]) for row in conn.execute(current)}
+
+
+def _latest(pilot: str) -> Subquery:
+    """(source, uri, version) of each document's latest version."""
+    return (
+        select(documents.c.source, documents.c.uri, func.max(documents.c.version).label("version"))
+        .where(documents.c.pilot == pilot)
+        .group_by(documents.c.source, documents.c.uri)
+        .subquery()
+    )
+
+
+def source_inventory(
+    conn: Connection, *, pilot: str, sources: Sequence[SourceBase], now: datetime
+) -> list[SourceInventory]:
+    """The inventory of each declared source, in declaration order."""
+    latest = _latest(pilot)
+    content_time = func.coalesce(documents.c.modified_at, documents.c.ingested_at)
+    counts = _document_counts(conn, pilot)
     last = dict(
         conn.execute(
             select(documents.c.source, func.max(documents.c.ingested_at))
@@ -145,13 +210,13 @@ def source_inventory(
         found.append(
             SourceInventory(
                 source=source,
-                documents=int(present or 0),
+                documents=_int(present),
                 chunks=int(active.get(source.name, 0)),
-                unreadable=int(unreadable or 0),
-                superseded=int(superseded or 0),
-                tombstoned=int(tombstoned or 0),
+                unreadable=_int(unreadable),
+                superseded=_int(superseded),
+                tombstoned=_int(tombstoned),
                 last_ingest=last.get(source.name),
-                oldest_content=oldest,
+                oldest_content=None if oldest is None else str(oldest),
                 stale=stale,
             )
         )
@@ -184,9 +249,16 @@ def freshness(source: SourceBase) -> str:
     return f"{format_duration(source.freshness)} ({source.stale})"
 
 
-def data_contract_markdown(pilot: str, inventory: Sequence[SourceInventory], *, now: datetime) -> str:
-    """The pilot's data contract: every source's declaration, the conflict order, what the store holds,
-    and a sign-off block for the data owner and the security reviewer."""
+def data_contract_markdown(
+    pilot: str,
+    inventory: Sequence[SourceInventory],
+    *,
+    now: datetime,
+    removed: Sequence[RemovedInventory] = (),
+) -> str:
+    """The pilot's data contract: every source's declaration, the conflict order, what the store holds
+    (and of sources no longer declared), and a sign-off block for the data owner and the security
+    reviewer."""
     lines = [
         f"# Data contract: {pilot}",
         "",
@@ -254,9 +326,26 @@ def data_contract_markdown(pilot: str, inventory: Sequence[SourceInventory], *, 
             )
             + " |"
         )
+    if removed:
+        lines += [
+            "",
+            "## Sources removed from pilot.yaml",
+            "",
+            "Their documents are tombstoned by the next ingest: versions and provenance stay, retrieval no "
+            "longer serves them.",
+            "",
+            "| source | status | documents still served | chunks still served | tombstoned | last ingest |",
+            "|---|---|---|---|---|---|",
+        ]
+        for gone in removed:
+            cells = (gone.name, gone.status, gone.documents, gone.chunks, gone.tombstoned, gone.last_ingest)
+            lines.append(
+                "| " + " | ".join(_cell("-" if value is None else str(value)) for value in cells) + " |"
+            )
+    pending = [gone for gone in removed if gone.status == "pending"]
     problems = [i for i in inventory if i.unreadable or i.stale or i.last_ingest is None or not i.source.read]
     lines += ["", "## Open items", ""]
-    if not problems:
+    if not problems and not pending:
         lines.append("None.")
     for item in problems:
         if not item.source.read:
@@ -272,6 +361,11 @@ def data_contract_markdown(pilot: str, inventory: Sequence[SourceInventory], *, 
             )
         if item.stale:
             lines.append(f"- `{item.name}`: {item.stale} document(s) older than {freshness(item.source)}.")
+    for gone in pending:
+        lines.append(
+            f"- `{gone.name}` is no longer declared but {gone.documents} document(s) of it are still served: "
+            "run `pilotgate sources ingest` to retire it."
+        )
     lines += [
         "",
         "## Sign-off",
@@ -296,6 +390,10 @@ def _record_note(source: SourceBase) -> str:
             "system of record" + ("" if source.system_of_record is True else " " + system_of_record(source))
         )
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _int(value: object) -> int:
+    return int(value or 0)  # type: ignore[call-overload]  # a SQL count or sum
 
 
 def _cell(text: str) -> str:

@@ -6,6 +6,11 @@ receipt, so a source that fails leaves the others (and its own previous good ver
 that cannot be read at all (a vanished folder, a CSV without its key column, a database that refuses the
 connection) is reported in its ``SourceSync`` with the error, and the others go on.
 
+A source deleted from pilot.yaml is retired on the next sync (named or not, since its content must stop being
+served at once): every current document of it is tombstoned exactly as if the source had deleted it (the
+versions and their provenance stay, the chunks leave retrieval), and an ``ingest`` receipt with
+``"removed": true`` records the source's name and the counts. Its ``SourceSync`` has ``removed`` set.
+
 After the sources, conflicts are reconciled once more, so that a change of ranks in pilot.yaml takes effect
 even when no content changed; if that changes which documents are superseded, it is recorded as an
 ``ingest`` receipt with ``"source": null``.
@@ -13,12 +18,14 @@ even when no content changed; if that changes which documents are superseded, it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection, select
 
 from pilotgate import spec as specs
 from pilotgate.clock import Clock, utc_now
-from pilotgate.data.connectors import Connector, ConnectorContext
+from pilotgate.data.connectors import Connector, ConnectorContext, SourceDocument
 from pilotgate.data.connectors import connector_for as make_connector
 from pilotgate.data.ingest import IngestReport, ingest_source
 from pilotgate.data.reconcile import Reconciliation, reconcile
@@ -27,6 +34,7 @@ from pilotgate.errors import SourceError, UsageError
 from pilotgate.receipts import ReceiptLog
 from pilotgate.spec import LoadedPilot
 from pilotgate.store import Store
+from pilotgate.store.tables import documents
 
 SYSTEM_ACTOR = {"kind": "system", "id": "pilotgate-ingest"}
 
@@ -42,6 +50,8 @@ class SourceSync:
     report: IngestReport | None
     error: SourceError | None = None
     receipt_seq: int | None = None
+    removed: bool = False
+    """The source is no longer declared in pilot.yaml: its documents were retired (tombstoned)."""
 
     @property
     def changed(self) -> bool:
@@ -85,18 +95,16 @@ def sync_sources(
         progress = None if on_document is None else _bind(on_document, name)
         try:
             connector = connector_for(loaded, declared[name], resolve_secret=resolve_secret)
-            with log.transaction(store) as conn:
-                report = ingest_source(
-                    conn, pilot=log.pilot, connector=connector, clock=clock, on_document=progress
-                )
-                seq = None
-                if report.changed:
-                    found = reconcile(conn, pilot=log.pilot, registry=registry)
-                    report = replace(report, reconciliation=found.involving(name))
-                    seq = log.append(conn, kind="ingest", body=report.summary(), actor=SYSTEM_ACTOR).seq
-            result = SourceSync(name=name, report=report, receipt_seq=seq)
+            result = _ingest_one(store, log, registry, connector, clock=clock, on_document=progress)
         except SourceError as exc:
             result = SourceSync(name=name, report=None, error=exc)
+        results.append(result)
+        if on_source is not None:
+            on_source(result)
+    with store.read() as conn:
+        removed = removed_sources(conn, pilot=log.pilot, declared=list(declared))
+    for name in removed:
+        result = _ingest_one(store, log, registry, RemovedSource(name), clock=clock, removed=True)
         results.append(result)
         if on_source is not None:
             on_source(result)
@@ -105,6 +113,69 @@ def sync_sources(
     if written >= ANALYZE_AFTER_CHUNKS:
         refresh_planner_statistics(store)
     return results
+
+
+@dataclass(frozen=True)
+class RemovedSource:
+    """A source pilot.yaml no longer declares, as a connector that finds nothing: ingest tombstones all of
+    it. Nobody may read it (it has no read groups)."""
+
+    name: str
+    read_groups: tuple[str, ...] = ()
+
+    def scan(self) -> Iterator[SourceDocument]:
+        """Nothing: every stored document of the source is gone."""
+        return iter(())
+
+
+def removed_sources(conn: Connection, *, pilot: str, declared: Sequence[str]) -> list[str]:
+    """Sources of ``pilot`` not in ``declared`` whose store still holds a current (untombstoned) document."""
+    newer = documents.alias("newer")
+    rows = conn.execute(
+        select(documents.c.source)
+        .distinct()
+        .where(
+            documents.c.pilot == pilot,
+            documents.c.source.not_in(list(declared)),
+            documents.c.tombstoned.is_(False),
+            ~select(newer.c.id)
+            .where(
+                newer.c.pilot == documents.c.pilot,
+                newer.c.source == documents.c.source,
+                newer.c.uri == documents.c.uri,
+                newer.c.version > documents.c.version,
+            )
+            .exists(),
+        )
+        .order_by(documents.c.source)
+    )
+    return [source for (source,) in rows]
+
+
+def _ingest_one(
+    store: Store,
+    log: ReceiptLog,
+    registry: SourceRegistry,
+    connector: Connector,
+    *,
+    clock: Clock,
+    on_document: Callable[[str], None] | None = None,
+    removed: bool = False,
+) -> SourceSync:
+    """Ingest one source in one transaction with its reconciliation and, if it changed, its receipt."""
+    with log.transaction(store) as conn:
+        report = ingest_source(
+            conn, pilot=log.pilot, connector=connector, clock=clock, on_document=on_document
+        )
+        seq = None
+        if report.changed:
+            found = reconcile(conn, pilot=log.pilot, registry=registry)
+            report = replace(report, reconciliation=found.involving(connector.name))
+            body = report.summary()
+            if removed:
+                body["removed"] = True
+            seq = log.append(conn, kind="ingest", body=body, actor=SYSTEM_ACTOR).seq
+    return SourceSync(name=connector.name, report=report, receipt_seq=seq, removed=removed)
 
 
 ANALYZE_AFTER_CHUNKS = 1_000

@@ -21,7 +21,7 @@ from pilotgate.data.connectors.folder import FolderConnector
 from pilotgate.data.connectors.jsonl import JsonlConnector
 from pilotgate.data.connectors.records import RecordLayout
 from pilotgate.data.connectors.sql import SqlConnector
-from pilotgate.errors import SourceError
+from pilotgate.errors import SecretError, SourceError
 from pilotgate.spec.sections.sources import (
     CsvSource,
     FolderSource,
@@ -58,7 +58,13 @@ class ConnectorContext:
                 f"source {source!r}: its URL is a secret reference and no secret resolver is configured",
                 hint="run through pilotgate's CLI or runtime, which resolve secret references",
             )
-        return self.resolve_secret(reference)
+        try:
+            return self.resolve_secret(reference)
+        except SecretError as exc:
+            raise SourceError(
+                f"source {source!r}: its secret {reference} cannot be resolved: {exc.message}",
+                hint=exc.hint or "set the secret, or fix the reference in pilot.yaml",
+            ) from None
 
 
 ConnectorFactory = Callable[[Any, ConnectorContext], Connector]
@@ -102,13 +108,14 @@ def _jsonl(source: JsonlSource, context: ConnectorContext) -> Connector:
 
 
 def _sql(source: SqlSource, context: ConnectorContext) -> Connector:
-    url = context.secret(source.name, source.url) if is_secret_reference(source.url) else source.url
+    secret = is_secret_reference(source.url)
     return SqlConnector(
         name=source.name,
-        url=url,
+        url=context.secret(source.name, source.url) if secret else source.url,
         query=source.query,
         layout=layout_of(source),
         read_groups=tuple(source.read),
+        secret_reference=source.url if secret else None,
     )
 
 

@@ -2,9 +2,12 @@
 
 The query runs in a read-only way as far as the driver allows (one ``SELECT`` in a transaction that is
 rolled back). A database that cannot be reached, a query that fails, or a result that lacks a declared
-column raises ``SourceError`` naming the source (the URL is shown without its password), so the previous good
-version of every record stays searchable. Rows stream from the cursor; values are shown as text (times in ISO
-8601, decimals as written); a binary value skips its row.
+column raises ``SourceError`` naming the source, so the previous good version of every record stays
+searchable. The message shows the URL without its password; a URL that came from a secret reference is
+shown as the reference, and the driver's own text is scrubbed of the URL and its password (a driver may echo
+either), with the driver's exception left off the chain, so a traceback cannot show it either. Rows stream
+from the cursor; values are shown as text (times in ISO 8601, decimals as written); a binary value skips its
+row.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from pilotgate.data.connectors.base import SkippedDocument, SourceDocument
 from pilotgate.data.connectors.records import RecordLayout, record_document
 from pilotgate.errors import SourceError
 
+MIN_SCRUBBED = 4
+"""Shorter parts of a URL are left in messages: scrubbing them would erase ordinary words."""
+
 
 @dataclass(frozen=True)
 class SqlConnector:
@@ -30,6 +36,8 @@ class SqlConnector:
     query: str
     layout: RecordLayout
     read_groups: tuple[str, ...] = ()
+    secret_reference: str | None = None
+    """The secret reference the URL was resolved from, if it was: messages name it instead of the URL."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "read_groups", tuple(sorted(set(self.read_groups))))
@@ -41,9 +49,9 @@ class SqlConnector:
             engine = create_engine(self.url)
         except (ArgumentError, NoSuchModuleError, ModuleNotFoundError, ValueError) as exc:
             raise SourceError(
-                f"source {self.name!r}: cannot use the database URL {shown}: {_first_line(exc)}",
+                f"source {self.name!r}: cannot use the database URL {shown}: {self._scrub(_first_line(exc))}",
                 hint="check `url:` (a SQLAlchemy URL) and that its driver is installed",
-            ) from exc
+            ) from self._cause(exc)
         try:
             with engine.connect() as conn:
                 try:
@@ -61,21 +69,43 @@ class SqlConnector:
                 finally:
                     conn.rollback()
         except SQLAlchemyError as exc:
-            problem = _first_line(getattr(exc, "orig", None) or exc)
+            problem = self._scrub(_first_line(getattr(exc, "orig", None) or exc))
             raise SourceError(
                 f"source {self.name!r}: the query on {shown} failed: {problem}",
                 hint="check that the database is reachable and that the query runs in its own shell",
-            ) from exc
+            ) from self._cause(exc)
         finally:
             engine.dispose()
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password masked, fit for messages."""
+        """The URL fit for messages: the secret reference it came from, else the URL with its password
+        masked."""
+        if self.secret_reference is not None:
+            return self.secret_reference
         try:
             return make_url(self.url).render_as_string(hide_password=True)
         except ArgumentError:
             return "(not a database URL)"
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the URL, its password or its query values (a driver's message may echo them)."""
+        secrets = [self.url]
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError:
+            parsed = None
+        if parsed is not None:
+            secrets.append(str(parsed.password or ""))
+            for value in parsed.query.values():
+                secrets.extend([value] if isinstance(value, str) else value)
+        for secret in sorted({s for s in secrets if len(s) >= MIN_SCRUBBED}, key=len, reverse=True):
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
+    def _cause(self, exc: BaseException) -> BaseException | None:
+        """The exception to chain: the driver's, unless the URL is a secret (its text may hold it)."""
+        return None if self.secret_reference is not None else exc
 
 
 def _first_line(error: object) -> str:
