@@ -21,6 +21,7 @@ from pilotgate.evals.observation import CaseObservation
 from pilotgate.evals.packs import EvalSuite
 from pilotgate.receipts import ReceiptLog
 from pilotgate.store import Store
+from pilotgate.store.engine import driver_execute
 from pilotgate.store.tables import eval_results, eval_runs
 
 SYSTEM = {"kind": "system", "id": "pilotgate-evals"}
@@ -143,26 +144,35 @@ def start_run(
     return run_id
 
 
+_INSERT_RESULT = (
+    "INSERT INTO eval_results (run_id, case_id, repeat, category, outcome, passed, assertions, answer, cost, "
+    "latency_ms, task, receipts, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RESULT_BY_DIALECT = {"sqlite": _INSERT_RESULT, "postgresql": _INSERT_RESULT.replace("?", "%s")}
+
+
 def record_result(store: Store, run_id: str, result: CaseResult, *, clock: Clock = utc_now) -> None:
-    """Store one case repeat's result (its own transaction, so an interruption keeps it)."""
+    """Store one case repeat's result (its own transaction, so an interruption keeps it).
+
+    On the driver cursor: the runner records one result a task, and SQLAlchemy's insert building cost
+    more than the insert itself (measured)."""
+    values = (
+        run_id,
+        result.case_id,
+        result.repeat,
+        result.category,
+        result.outcome,
+        result.passed,
+        json.dumps([a.as_dict() for a in result.assertions], sort_keys=True),
+        result.answer,
+        str(result.cost) if result.cost is not None else None,
+        result.latency_ms,
+        result.task,
+        json.dumps(list(result.receipts)),
+        rfc3339(clock()),
+    )
     with store.write() as conn:
-        conn.execute(
-            insert(eval_results).values(
-                run_id=run_id,
-                case_id=result.case_id,
-                repeat=result.repeat,
-                category=result.category,
-                outcome=result.outcome,
-                passed=result.passed,
-                assertions=json.dumps([a.as_dict() for a in result.assertions], sort_keys=True),
-                answer=result.answer,
-                cost=str(result.cost) if result.cost is not None else None,
-                latency_ms=result.latency_ms,
-                task=result.task,
-                receipts=json.dumps(list(result.receipts)),
-                recorded_at=rfc3339(clock()),
-            )
-        )
+        driver_execute(conn, _INSERT_RESULT_BY_DIALECT[store.dialect], values)
 
 
 def load_run(store: Store, run_id: str) -> StoredRun:

@@ -7,11 +7,13 @@ Within one process, SQLite writers first queue on an in-process lock (one per da
 of them at a time asks SQLite for its write lock. Without it, threads that find the database locked fall
 into SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ... 100 ms) instead of waking when
 the lock is free: under an eval run's threads that sleeping, not the work, set the pace. The busy timeout
-still covers writers in other processes.
+still covers writers in other processes. Writers that commit while another's fsync runs share the next
+one (group commit, ``SqliteWriters``): every write is still durable when it returns.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,21 +45,86 @@ def default_url(pilot_root: Path) -> str:
     return f"sqlite:///{(pilot_root / '.pilotgate' / 'pilot.db').resolve()}"
 
 
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
+class SqliteWriters:
+    """One SQLite file's writers in this process: the queue they take turns on, and their group commit.
+
+    Writers queue on ``lock`` (re-entrant, so a nested write on one thread behaves as it did without it:
+    SQLite's own busy timeout decides). In WAL mode a write commits with ``synchronous=NORMAL`` (no fsync
+    under the lock) and then, after the lock is released, waits until an fsync of the WAL that began
+    after its commit has finished: one fsync makes every transaction committed before it durable, so
+    writers that commit while a sync is running share the next one. A write still returns only once it
+    is on disk, as with ``synchronous=FULL``; the fsync just no longer holds every other writer back.
+    Connections keep ``synchronous=FULL`` outside ``Store.write`` (migrations, backups).
+    """
+
+    def __init__(self, database: str) -> None:
+        self.lock = threading.RLock()
+        self.database = database
+        self.group_commit = False
+        """On once the database is known to be in WAL mode (``open_store`` checks)."""
+        self.commits = 0
+        self.syncs = 0
+        self._synced = 0
+        self._syncing = False
+        self._state = threading.Condition(threading.Lock())
+
+    def committed(self) -> int:
+        """Count a commit (call it under ``lock``, right after the commit); returns its ticket."""
+        with self._state:
+            self.commits += 1
+            return self.commits
+
+    def make_durable(self, ticket: int) -> None:
+        """Return once an fsync of the WAL that started after commit ``ticket`` has finished."""
+        with self._state:
+            while self._synced < ticket:
+                if self._syncing:
+                    self._state.wait()
+                    continue
+                self._syncing = True
+                target = self.commits
+                self._state.release()
+                try:
+                    self._fsync()
+                finally:
+                    self._state.acquire()
+                    self._syncing = False
+                    self._state.notify_all()
+                self._synced = max(self._synced, target)
+                self.syncs += 1
+
+    def _fsync(self) -> None:
+        # The WAL holds every committed transaction not yet checkpointed; when it is gone (checkpointed
+        # and removed), the database file holds them. Opened per sync, so no descriptor outlives a store.
+        for path in (self.database + "-wal", self.database):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            return
 
 
-def _write_lock(url: str) -> threading.RLock | None:
-    """The in-process writers' lock of a SQLite database (shared by every Store on the same file); None
-    for PostgreSQL, whose writers queue on row locks inside the server. Re-entrant, so a nested write on
-    one thread behaves as it did without the lock (SQLite's own busy timeout decides)."""
+_WRITERS: dict[str, SqliteWriters] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writers_for(url: str) -> SqliteWriters | None:
+    """The writers of a SQLite database file (shared by every Store on the same file in this process); a
+    private one for an in-memory database; None for PostgreSQL, whose writers queue on row locks inside
+    the server."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
     database = parsed.database or ""
-    key = str(Path(database).resolve()) if database and database != ":memory:" else f"{url}#{id(parsed)}"
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+    if not database or database == ":memory:":
+        return SqliteWriters("")
+    key = str(Path(database).resolve())
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, SqliteWriters(key))
 
 
 @dataclass
@@ -66,8 +133,8 @@ class Store:
 
     engine: Engine
     url: str
-    write_lock: threading.RLock | None = None
-    """SQLite: the in-process lock writers queue on before ``BEGIN IMMEDIATE`` (see the module's doc)."""
+    writers: SqliteWriters | None = None
+    """SQLite: the in-process queue and group commit of the file's writers (see ``SqliteWriters``)."""
 
     @property
     def dialect(self) -> str:
@@ -76,17 +143,32 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: commits on success, rolls back on any error."""
-        if self.write_lock is None:
+        """A write transaction: commits on success, rolls back on any error; durable once it returns."""
+        writers = self.writers
+        if writers is None:
             with self.engine.connect() as conn:
                 conn.execution_options(pilotgate_write=True)
                 with _translate_errors(self.url), conn.begin():
                     yield conn
             return
-        with self.write_lock, self.engine.connect() as conn:
-            conn.execution_options(pilotgate_write=True)
-            with _translate_errors(self.url), conn.begin():
-                yield conn
+        if not writers.group_commit:
+            with writers.lock, self.engine.connect() as conn:
+                conn.execution_options(pilotgate_write=True)
+                with _translate_errors(self.url), conn.begin():
+                    yield conn
+            return
+        with writers.lock, self.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            driver.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            try:
+                conn.execution_options(pilotgate_write=True)
+                with _translate_errors(self.url), conn.begin():
+                    yield conn
+                ticket = writers.committed()
+            finally:
+                driver.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
+        with _translate_errors(self.url):
+            writers.make_durable(ticket)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -125,10 +207,14 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     PostgreSQL schema must be upgraded with ``pilotgate db upgrade``. A newer schema is always refused.
     """
     engine = create_store_engine(url)
-    store = Store(engine=engine, url=url, write_lock=_write_lock(url))
+    store = Store(engine=engine, url=url, writers=_writers_for(url))
     try:
         with _translate_errors(url):
             ensure_schema(engine, migrate=migrate)
+            if store.writers is not None and store.writers.database:
+                with engine.connect() as conn:
+                    mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                store.writers.group_commit = str(mode).lower() == "wal"
     except Exception:
         engine.dispose()
         raise
