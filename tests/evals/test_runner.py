@@ -166,6 +166,9 @@ def test_releases_the_run_is_evidence_for(workspace: Workspace) -> None:
     assert matching_release(workspace) == release.id
     run = run_evals(workspace, release=release.id, only=["returns"])
     assert run.release == release.id
+    with workspace.store.read() as conn:
+        stamped = list_receipts(conn, workspace.name, task=run.results[0].task, limit=100)
+    assert stamped and {r.record["release"] for r in stamped} == {release.id}  # the task ran as the release
     pack = workspace.loaded.resolve("evals/pack.yaml")
     pack.write_text(pack.read_text() + "\n# edited\n")
     with pytest.raises(UsageError, match=r"evals/evals/pack.yaml changed since it was created"):

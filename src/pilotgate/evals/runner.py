@@ -358,6 +358,7 @@ def run_evals(
         dry_results=dry_results,
         wrap_model=wrap if model is None else None,
         expire=False,
+        release=run.release,
     )
     judge_router: Router | None = None
     try:

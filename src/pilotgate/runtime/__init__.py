@@ -65,6 +65,7 @@ def open_runtime(
     dry_run: bool = False,
     dry_results: Mapping[str, Canned] | None = None,
     wrap_model: Callable[[str, Model], Model] | None = None,
+    release: str | None = None,
 ) -> Runtime:
     """A runtime for the workspace's pilot; close it when done.
 
@@ -78,7 +79,8 @@ def open_runtime(
     For evals: ``dry_run`` records each allowed tool call (``tool.intent`` and ``tool.result`` marked
     ``dry_run``) instead of making it, answering with ``dry_results[tool]`` (a ``ToolOutput`` or a
     function of the arguments) or ``{"dry_run": true}``; ``wrap_model(name, model)`` wraps every model
-    the router calls, by its pilot.yaml name (the eval runner's model-call cache).
+    the router calls, by its pilot.yaml name (the eval runner's model-call cache). ``release`` is the
+    release the runtime serves: every receipt of its tasks carries it.
     """
     log = log or workspace.receipt_log(clock=clock)
     log_filter = logs.install(log.redactor)
@@ -126,6 +128,7 @@ def open_runtime(
             limits=limits or limits_from_spec(workspace.spec),
             clock=clock,
             ids=ids,
+            release=release,
         )
     except BaseException:
         if router is not None:
