@@ -228,11 +228,15 @@ class _Worker:
     stop: threading.Event
     stats: RunStats
     clock: Clock
+    cases: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cases = {case.id: case for case in self.suite.cases}
 
     def __call__(self, case_id: str, repeat: int) -> CaseResult | None:
         if self.stop.is_set():
             return None
-        case = self.suite.case(case_id)
+        case = self.cases[case_id]
         try:
             task = self.runtime.run(case.input, user=case.user)
         except StoreError:
