@@ -1,4 +1,9 @@
-"""`pilotgate run QUESTION --user NAME`: one task, end to end, with its answer, citations and receipts."""
+"""`pilotgate run QUESTION --user NAME`: one task, end to end, with its answer, citations and receipts.
+
+When a release is in production the task runs under the served release (production, or the canary for its
+share of task keys, as ``pilotgate.gate.serve`` picks); ``--release R`` runs a stored release and
+``--draft`` the files on disk. With nothing in production the files on disk serve, as before.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.table import Table
 
 from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import console
+from pilotgate.gate import Served, serve
 from pilotgate.runtime import TaskResult, TaskState, open_runtime
 from pilotgate.workspace import open_workspace
 
@@ -27,20 +33,48 @@ def run(
     question: Annotated[str, typer.Argument(help="The request, in quotes.")],
     user: Annotated[str, typer.Option("--user", "-u", help="Who asks: a user declared in pilot.yaml.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    release: Annotated[
+        str | None, typer.Option("--release", "-r", help="Run under this stored release (its snapshot).")
+    ] = None,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Run under the files on disk, whatever is in production.")
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="The task key the canary split hashes (default: a new one per task)."),
+    ] = None,
     pilot: PilotOption = None,
     db: DbOption = None,
 ) -> None:
     """Run one task: retrieval with the user's permissions, the model, tool calls under policy, an answer."""
     workspace = open_workspace(pilot, db)
     try:
-        with open_runtime(workspace) as runtime:
+        served_workspace, served = serve(workspace, release=release, draft=draft, key=key)
+        with open_runtime(served_workspace) as runtime:
             result = runtime.run(question, user=user)
     finally:
         workspace.close()
     if as_json:
-        typer.echo(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        body = result_json(result)
+        body["release"] = served.release
+        body["served"] = served.reason
+        typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
     else:
+        print_served(served)
         print_result(result)
+
+
+def print_served(served: Served) -> None:
+    """Which release served the task, and why."""
+    if served.release is None:
+        why = "--draft" if served.reason == "draft" else "nothing is in production"
+        console.print(f"[dim]served by the files on disk ({why})[/]")
+    elif served.reason == "chosen":
+        console.print(f"[dim]served by release {served.release} (--release)[/]")
+    else:
+        console.print(
+            f"[dim]served by release {served.release} ({served.reason}, {served.share}% of tasks)[/]"
+        )
 
 
 def result_json(result: TaskResult) -> dict[str, object]:

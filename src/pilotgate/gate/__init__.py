@@ -2,6 +2,7 @@
 
 from pilotgate.gate.deploy import (
     Deployment,
+    Served,
     Switch,
     format_share,
     parse_share,
@@ -9,6 +10,7 @@ from pilotgate.gate.deploy import (
     promote,
     read_deployment,
     rollback,
+    serve,
     set_canary,
 )
 from pilotgate.gate.drill import DrillCheck, DrillReport, rollback_drill
@@ -44,6 +46,7 @@ __all__ = [
     "Release",
     "ReleasePilot",
     "RuleResult",
+    "Served",
     "SnapshotMissing",
     "Switch",
     "Verdict",
@@ -71,6 +74,7 @@ __all__ = [
     "release_workspace",
     "rollback",
     "rollback_drill",
+    "serve",
     "set_canary",
     "verify_release",
 ]

@@ -13,6 +13,7 @@ the release passed. Otherwise ``GateBlocked`` (exit 1): it is the gate's refusal
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 from pilotgate.clock import Clock, rfc3339, utc_now
 from pilotgate.errors import GateBlocked, UsageError
 from pilotgate.gate.releases import get_release
-from pilotgate.gate.serving import SHARE_SCALE, release_workspace
+from pilotgate.gate.serving import SHARE_SCALE, pick, release_workspace
 from pilotgate.receipts import Entry, list_receipts
 from pilotgate.store.tables import deployments, promotions
 
@@ -323,3 +324,38 @@ def set_canary(
         )
         _save(conn, workspace, after, exists=True)
     return Switch("release.canary", made[0].hash, made[0].seq, after)
+
+
+@dataclass(frozen=True)
+class Served:
+    """Which release serves a task, and why."""
+
+    release: str | None
+    """None: the files on disk (a draft, or nothing is in production)."""
+    reason: str
+    """``production``, ``canary``, ``chosen`` (asked for by id), ``draft`` or ``no production``."""
+    share: str = "100"
+    """The share of tasks the serving side gets, as a percentage string."""
+
+
+def serve(
+    workspace: Any, *, release: str | None = None, draft: bool = False, key: str | None = None
+) -> tuple[Any, Served]:
+    """The workspace a task runs under, and why: *release* if named, the files on disk with *draft* or
+    when nothing is in production, else production or the canary as ``pick`` decides for *key* (a new
+    random key when None, so tasks split by the share)."""
+    if release is not None and draft:
+        raise UsageError("--release and --draft exclude each other", hint="pick one")
+    if draft:
+        return workspace, Served(None, "draft")
+    if release is not None:
+        return release_workspace(workspace, release), Served(release, "chosen")
+    state = read_deployment(workspace)
+    if state.production is None:
+        return workspace, Served(None, "no production")
+    chosen = pick(state.production, state.canary, state.share, key or secrets.token_hex(16))
+    if chosen == state.canary:
+        served = Served(chosen, "canary", state.share_percent)
+    else:
+        served = Served(chosen, "production", format_share(SHARE_SCALE - state.share))
+    return release_workspace(workspace, str(chosen)), served
