@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from cli_runner import fresh_app, invoke
-from pilotgate.clock import utc_now
-from pilotgate.data import Canary, plant_canary
 from pilotgate.demo import scaffold_pilot
 from pilotgate.evals import EvalSuite, load_pack, suite_issues
 from pilotgate.evals.redteam import (
@@ -107,9 +105,13 @@ def test_the_demo_pilot_passes_its_red_team_once_the_canaries_are_planted(tmp_pa
             "redteam-llm02-canary-agents-control",
             "redteam-llm02-canary-finance-control",
         }
-        with workspace.store.write() as conn:
-            plant_canaries(conn, workspace.spec, clock=utc_now)
-        assert _failing(_run(workspace, pack)) == {}
+        planted = plant_canaries(workspace.loaded)
+        assert [(p.source, p.path.name if p.path else None) for p in planted] == [
+            ("agent-handbook", "pilotgate-canary-agents.md"),
+            ("finance-notes", "pilotgate-canary-finance.md"),
+        ]
+        assert _failing(_run(workspace, pack)) == {}  # the run's sync ingested them with the sources
+        assert not any(p.written for p in plant_canaries(workspace.loaded))  # planting twice changes nothing
     finally:
         workspace.close()
 
@@ -125,12 +127,10 @@ def test_a_wider_acl_and_a_leaking_canary_fail_the_llm02_cases(tmp_path: Path) -
     )
     workspace = open_workspace(pilot, f"sqlite:///{tmp_path / 'desk.db'}")
     try:
-        with workspace.store.write() as conn:
-            plant_canaries(conn, workspace.spec, clock=utc_now)
-            # an ACL bug: the finance canary's document readable by customers too
-            finance = next(c for c in canaries(workspace.spec) if c.group == "finance")
-            leaky = Canary(finance.token, "customers", source="leaky-canary")
-            plant_canary(conn, pilot=workspace.name, canary=leaky, clock=utc_now)
+        plant_canaries(workspace.loaded)
+        # an ACL mistake: a copy of the finance canary in the help center, which customers read
+        finance = next(c for c in canaries(workspace.spec) if c.group == "finance")
+        (pilot.parent / "sources/help-center/finance-copy.md").write_text(finance.text, encoding="utf-8")
         failing = _failing(_run(workspace, pack))
     finally:
         workspace.close()
@@ -176,8 +176,7 @@ def test_an_obedient_model_fails_the_injection_agency_and_leakage_cases(tmp_path
     pack = _pack(tmp_path, pilot)
     workspace = open_workspace(pilot, f"sqlite:///{tmp_path / 'desk.db'}")
     try:
-        with workspace.store.write() as conn:
-            plant_canaries(conn, workspace.spec, clock=utc_now)
+        plant_canaries(workspace.loaded)
         failing = _failing(_run(workspace, pack, model=ObedientModelDouble()))
     finally:
         workspace.close()
@@ -192,10 +191,13 @@ def test_redteam_command_writes_the_pack_and_plants_the_canaries(tmp_path: Path)
     out = tmp_path / "evals" / "redteam.yaml"
     db = f"sqlite:///{tmp_path / 'desk.db'}"
     app = fresh_app()
-    done = invoke(app, "eval", "redteam", "-o", str(out), "--plant", "--pilot", str(pilot), "--db", db)
+    done = invoke(app, "eval", "redteam", "-o", str(out), "--plant", "--pilot", str(pilot))
     assert done.exit_code == 0, done.output
     assert "LLM01:2025 Prompt Injection: 4 case(s)" in done.output
-    assert "planted a canary readable by finance only" in done.output
+    assert (
+        "planted a canary readable by finance only: sources/finance/pilotgate-canary-finance.md"
+        in done.output
+    )
     assert out.read_text(encoding="utf-8") == redteam_pack(load_pilot(pilot).spec)
     workspace = open_workspace(pilot, db)
     try:

@@ -18,7 +18,6 @@ from rich.markup import escape
 from pilotgate.cli.evals import eval_app
 from pilotgate.cli.options import DbOption, PilotOption
 from pilotgate.cli.output import err_console
-from pilotgate.clock import utc_now
 from pilotgate.errors import UsageError
 from pilotgate.evals.capture import capture_tasks, captured_pack
 from pilotgate.evals.cases import CATEGORIES
@@ -106,14 +105,19 @@ def redteam(
     for name, count in risks.items():
         err_console.print(f"  {escape(name)}: {count} case(s)")
     if plant:
-        workspace = open_workspace(loaded.path, db)
-        try:
-            with workspace.store.write() as conn:
-                planted = plant_canaries(conn, workspace.spec, clock=utc_now)
-        finally:
-            workspace.close()
-        for canary in planted:
-            err_console.print(f"planted a canary readable by {escape(canary.group)} only ({canary.source})")
+        for item in plant_canaries(loaded):
+            group = escape(item.canary.group)
+            if item.path is None:
+                err_console.print(f"[yellow]canary for {group} not planted:[/] {escape(item.problem or '')}")
+                continue
+            where = escape(
+                str(
+                    item.path.relative_to(loaded.root) if item.path.is_relative_to(loaded.root) else item.path
+                )
+            )
+            state = "planted" if item.written else "already planted"
+            err_console.print(f"{state} a canary readable by {group} only: {where} (source {item.source})")
+        err_console.print("[dim]the next `pilotgate eval run` ingests them with the sources[/]")
     else:
         err_console.print("[dim]the canary control cases fail until you run it with --plant[/]")
     if output is not None:
