@@ -145,10 +145,9 @@ def _plan(
     release: str | None,
     resume: str | None,
     only: Only | None,
-    clock: Clock,
-    ids: IdFactory,
-) -> StoredRun:
-    """The run to work on: a new one over the selected cases, or the resumed one (checked)."""
+) -> StoredRun | dict[str, CaseInfo]:
+    """The resumed run (checked), or the cases a new run will hold (checked; created once the runtime is
+    open, so a runtime that cannot open leaves no run behind)."""
     store = workspace.store
     if resume is None:
         if release is not None:
@@ -156,8 +155,7 @@ def _plan(
         cases = _select(suite, only)
         if not cases:
             raise UsageError("no eval case to run", hint="check --case / --category against the packs")
-        run_id = _start_run(store, workspace.name, cases, release=release, clock=clock, ids=ids)
-        return load_run(store, run_id)
+        return cases
     run = load_run(store, resume)
     if run.pilot != workspace.name:
         raise UsageError(f"run {resume} belongs to pilot {run.pilot!r}, not {workspace.name!r}")
@@ -331,10 +329,9 @@ def run_evals(
     stats = stats if stats is not None else RunStats()
     started = time.perf_counter()
     suite = suite if suite is not None else load_packs(workspace.loaded)
-    run = _plan(workspace, suite, release=release, resume=resume, only=only, clock=clock, ids=ids)
-    stats.run_id = run.id
-    pending = run.pending()
-    stats.planned = len(pending)
+    planned = _plan(workspace, suite, release=release, resume=resume, only=only)
+    if isinstance(planned, StoredRun):
+        release = planned.release
 
     wrap: Callable[[str, Model], Model] | None = None
     if cache:
@@ -362,13 +359,24 @@ def run_evals(
         dry_results=dry_results,
         wrap_model=wrap if model is None else None,
         expire=False,
-        release=run.release,
+        release=release,
     )
     judge_router: Router | None = None
+    run: StoredRun | None = None
     try:
         if judge is None:
             judge_router = _judge_router(runtime, workspace, wrap, backoff)
             judge = ModelJudge(judge_router) if judge_router is not None else None
+        if isinstance(planned, StoredRun):
+            run = planned
+        else:
+            run_id = _start_run(
+                workspace.store, workspace.name, planned, release=release, clock=clock, ids=ids
+            )
+            run = load_run(workspace.store, run_id)
+        stats.run_id = run.id
+        pending = run.pending()
+        stats.planned = len(pending)
         context = EvalContext(unreadable=unreadable_sources(workspace.spec), judge=judge)
         stop = threading.Event()
         worker = _Worker(runtime, suite, run.id, context, stop, stats, clock)
@@ -377,6 +385,8 @@ def run_evals(
         _run_all(worker, pending, concurrency, on_result)
         finish_run(workspace.store, runtime.log, run.id, clock=clock)
     except KeyboardInterrupt:
+        if run is None:
+            raise
         left = load_run(workspace.store, run.id).pending()
         raise RunInterrupted(run.id, stats.ran, len(left)) from None
     finally:
