@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pilotgate.data import (
@@ -23,6 +25,7 @@ from pilotgate.data import (
     search,
 )
 from pilotgate.data.acl import acl_text
+from pilotgate.data.ingest import chunk_ids
 from pilotgate.errors import SourceError
 from pilotgate.store import Store
 from pilotgate.store.tables import chunks, documents
@@ -290,6 +293,50 @@ def test_a_large_document_is_written_in_batches(store: Store, tree: Tree) -> Non
     with store.read() as conn:
         assert conn.scalar(select(documents.c.read_groups)) == '["agents","customers"]'
         assert len(conn.execute(select(chunks.c.id).where(chunks.c.acl != "")).all()) == 3000
+
+
+def test_many_documents_over_many_batches_keep_every_chunk_and_outcome(
+    store: Store, list_connector: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are made while their batch is written (COPY on PostgreSQL): nothing is lost at batch edges."""
+    from pilotgate.data import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "FLUSH_EVERY_DOCUMENTS", 3)
+    monkeypatch.setattr(ingest_module, "FLUSH_EVERY_CHARS", 200)
+    items = [
+        SourceDocument(
+            f"d{i:02d}.md",
+            f"# Doc {i}\n\nword{i} alpha.\n\n## Part\n\nbeta {i}.\n",
+            media_type="text/markdown",
+        )
+        for i in range(20)
+    ]
+    with store.write() as conn:
+        report = ingest_source(
+            conn, pilot=PILOT, connector=list_connector("kb", ("agents",), items), clock=FixedClock()
+        )
+    assert [(o.uri, o.action, o.chunks) for o in report.documents] == [
+        (f"d{i:02d}.md", "new", 2) for i in range(20)
+    ]
+    assert report.chunks_written == 40
+    with store.read() as conn:
+        stored = conn.execute(select(chunks.c.id, chunks.c.document_id, chunks.c.ordinal)).all()
+        assert len(stored) == 40
+        assert {row.id for row in stored} == {
+            chunk_id(PILOT, "kb", f"d{i:02d}.md", 1, ordinal) for i in range(20) for ordinal in (0, 1)
+        }
+        assert [hit.uri for hit in search(conn, pilot=PILOT, query="word17", groups=["agents"])] == ["d17.md"]
+
+
+@given(
+    st.text(max_size=40),
+    st.text(max_size=40),
+    st.text(max_size=80),
+    st.integers(1, 10**6),
+    st.integers(0, 10**5),
+)
+def test_chunk_ids_match_chunk_id(pilot: str, source: str, uri: str, version: int, ordinal: int) -> None:
+    assert chunk_ids(pilot, source, uri, version)(ordinal) == chunk_id(pilot, source, uri, version, ordinal)
 
 
 def test_the_summary_is_json_ready(store: Store, tree: Tree) -> None:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 
 _BITS = 80
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+@lru_cache(maxsize=4096)
 def _token(kind: str, pilot: str, name: str) -> str:
+    """Cached: ingest asks for the same few tokens for every document (a hash and 16 divisions each)."""
     payload = json.dumps(["pilotgate.acl/1", kind, pilot, name], separators=(",", ":"), ensure_ascii=False)
     value = int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[: _BITS // 8], "big")
     encoded = ""

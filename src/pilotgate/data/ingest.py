@@ -27,18 +27,23 @@ where hex32 is the first 32 hex digits (128 bits) of SHA-256 over the compact JS
 ASCII escaping). Including the version keeps ids unique when two versions share a
 chunk's text; including the pilot keeps two pilots over one folder apart.
 
-All writes go through the caller's connection in the caller's transaction, in batches (executemany).
+All writes go through the caller's connection in the caller's transaction, in batches. A batch's document
+rows are written first (they are cheap to make), then its chunks are made (chunking, hashes, sketches)
+*while* they are written: on PostgreSQL they stream into ``COPY``, so the server computes each chunk's
+tsvector and index entries on one CPU while Python chunks the next document on another (see
+benchmarks/retrieval.py); on SQLite they are inserted with one executemany per batch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from pilotgate.clock import Clock, rfc3339
 from pilotgate.data.acl import acl_text
@@ -57,8 +62,11 @@ Action = Literal["new", "changed", "unchanged", "acl_changed", "tombstoned"]
 EMPTY_CONTENT_HASH = "sha256:" + hashlib.sha256(b"").hexdigest()
 """The content hash a tombstone carries: there is no content any more."""
 
-FLUSH_EVERY_ROWS = 5000
-"""Pending rows (documents + chunks + group rows) written in one executemany round."""
+FLUSH_EVERY_CHARS = 2_000_000
+"""Pending document text (characters, about 4,000 chunks) written in one batch."""
+
+FLUSH_EVERY_DOCUMENTS = 2_000
+"""Pending documents (new versions and tombstones) written in one batch, however short they are."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +249,17 @@ def chunk_id(pilot: str, source: str, uri: str, version: int, ordinal: int) -> s
     return "chk_" + _short_hash(["pilotgate.chunk/1", pilot, source, uri, version, ordinal])
 
 
+def chunk_ids(pilot: str, source: str, uri: str, version: int) -> Callable[[int], str]:
+    """``chunk_id`` for one version's ordinals, with the JSON of the fixed part encoded once (ingest makes
+    an id for every chunk; the ids are the same)."""
+    head = _canonical(["pilotgate.chunk/1", pilot, source, uri, version])[:-1] + b","
+
+    def make(ordinal: int) -> str:
+        return "chk_" + hashlib.sha256(head + str(ordinal).encode("ascii") + b"]").hexdigest()[:32]
+
+    return make
+
+
 def report_digest(
     pilot: str, source: str, outcomes: Iterable[DocumentOutcome], skipped: Iterable[SkippedDocument]
 ) -> str:
@@ -283,6 +302,20 @@ class _Stored:
     groups: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A new version of a document whose row is written and whose chunks are still to be made."""
+
+    item: SourceDocument
+    document_id: str
+    version: int
+    content_hash: str
+    groups: tuple[str, ...]
+    unreadable_because: str | None
+    action: Action
+    max_chunk_chars: int
+
+
 @dataclass
 class _Run:
     """One ingest of one source: what the store holds, and the rows waiting to be written."""
@@ -301,7 +334,9 @@ class _Run:
     _deactivate: list[dict[str, object]] = field(default_factory=list)
     _regrant: list[dict[str, object]] = field(default_factory=list)
     _documents: list[dict[str, object]] = field(default_factory=list)
-    _chunks: list[dict[str, object]] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+    """New versions whose chunks are made and written at the next flush."""
+    _pending_chars: int = 0
 
     def load(self) -> None:
         """Read the latest version of each document and how many active chunks each has."""
@@ -380,34 +415,9 @@ class _Run:
                 "read_groups": _groups_json(groups),
             }
         )
-        content_at = rfc3339(item.modified_at) if item.modified_at else self.ingested_at
-        acl = acl_text(self.pilot, self.source, groups)
-        pieces = chunk_document(item.text, item.media_type, max_chars=max_chunk_chars)
-        for piece in pieces:
-            self._chunks.append(
-                {
-                    "id": chunk_id(self.pilot, self.source, item.uri, version, piece.ordinal),
-                    "pilot": self.pilot,
-                    "document_id": doc_id,
-                    "source": self.source,
-                    "ordinal": piece.ordinal,
-                    "heading": piece.heading,
-                    "text": piece.text,
-                    "content_hash": content_hash(piece.text),
-                    "active": True,
-                    "acl": acl,
-                    "content_at": content_at,
-                    "superseded": False,
-                    "sketch": sketch(piece.text),
-                }
-            )
-        self.chunks_written += len(pieces)
         action: Action = "changed" if stored is not None and not stored.tombstoned else "new"
-        self.outcomes.append(
-            DocumentOutcome(
-                item.uri, action, doc_id, version, hashed, groups, len(pieces), item.record_key, why
-            )
-        )
+        self._pending.append(_Pending(item, doc_id, version, hashed, groups, why, action, max_chunk_chars))
+        self._pending_chars += len(item.text)
         self._maybe_flush()
 
     def tombstone(self, uri: str) -> None:
@@ -438,7 +448,7 @@ class _Run:
         self.outcomes.append(DocumentOutcome(uri, "tombstoned", doc_id, version, EMPTY_CONTENT_HASH, (), 0))
 
     def flush(self) -> None:
-        """Write every pending row, parents before children, one executemany per statement."""
+        """Write every pending row, parents before children; a batch's chunks are made as they are written."""
         if self._deactivate:
             self.conn.execute(
                 update(chunks).where(chunks.c.document_id == bindparam("doc")).values(active=False),
@@ -457,14 +467,55 @@ class _Run:
                 .values(acl=bindparam("acl")),
                 self._regrant,
             )
-        for table, rows in ((documents, self._documents), (chunks, self._chunks)):
-            if rows:
-                self.conn.execute(insert(table), rows)
-        for rows in (self._deactivate, self._regrant, self._documents, self._chunks):
+        if self._documents:
+            write_rows(self.conn, documents, self._documents)
+        if self._pending:
+            write_rows(self.conn, chunks, self._chunk_rows(self._pending))
+        for rows in (self._deactivate, self._regrant, self._documents, self._pending):
             rows.clear()
+        self._pending_chars = 0
+
+    def _chunk_rows(self, pending: Iterable[_Pending]) -> Iterator[dict[str, object]]:
+        """The chunk rows of each pending version, recording its outcome once its chunks are known."""
+        for new in pending:
+            item = new.item
+            content_at = rfc3339(item.modified_at) if item.modified_at else self.ingested_at
+            acl = acl_text(self.pilot, self.source, new.groups)
+            pieces = chunk_document(item.text, item.media_type, max_chars=new.max_chunk_chars)
+            make_id = chunk_ids(self.pilot, self.source, item.uri, new.version)
+            for piece in pieces:
+                yield {
+                    "id": make_id(piece.ordinal),
+                    "pilot": self.pilot,
+                    "document_id": new.document_id,
+                    "source": self.source,
+                    "ordinal": piece.ordinal,
+                    "heading": piece.heading,
+                    "text": piece.text,
+                    "content_hash": content_hash(piece.text),
+                    "active": True,
+                    "acl": acl,
+                    "content_at": content_at,
+                    "superseded": False,
+                    "sketch": sketch(piece.text),
+                }
+            self.chunks_written += len(pieces)
+            self.outcomes.append(
+                DocumentOutcome(
+                    item.uri,
+                    new.action,
+                    new.document_id,
+                    new.version,
+                    new.content_hash,
+                    new.groups,
+                    len(pieces),
+                    item.record_key,
+                    new.unreadable_because,
+                )
+            )
 
     def _maybe_flush(self) -> None:
-        if len(self._documents) + len(self._chunks) >= FLUSH_EVERY_ROWS:
+        if self._pending_chars >= FLUSH_EVERY_CHARS or len(self._documents) >= FLUSH_EVERY_DOCUMENTS:
             self.flush()
 
     def _unchanged(
@@ -503,6 +554,40 @@ class _Run:
     def _retire(self, stored: _Stored) -> None:
         self._deactivate.append({"doc": stored.id})
         self.chunks_deactivated += self.active.get(stored.id, 0)
+
+
+def write_rows(conn: Connection, table: Table, rows: Iterable[dict[str, object]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in the caller's transaction.
+
+    On PostgreSQL the rows stream into ``COPY ... FROM STDIN`` as they are produced, so a generator's work
+    overlaps the server's; elsewhere they go in one executemany. A driver error is raised as the SQLAlchemy
+    exception an ``execute`` would raise.
+    """
+    if conn.dialect.name != "postgresql":
+        batch = list(rows)
+        if batch:
+            conn.execute(insert(table), batch)
+        return
+    stream = iter(rows)
+    first = next(stream, None)
+    if first is None:
+        return
+    columns = list(first)
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    dbapi = conn.dialect.dbapi
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            copy.write_row(tuple(first.values()))
+            for row in stream:
+                copy.write_row(tuple(row.values()))
+    except Exception as exc:
+        if dbapi is None or not isinstance(exc, dbapi.Error):
+            raise
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def _groups_json(groups: Iterable[str]) -> str:
