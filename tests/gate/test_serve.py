@@ -13,7 +13,7 @@ from gate_helpers import write_pilot
 from cli_runner import fresh_app, invoke
 from pilotgate.errors import TaskError, UsageError
 from pilotgate.gate import promote, set_canary
-from pilotgate.receipts import generate_signing_key
+from pilotgate.receipts import generate_signing_key, list_receipts
 from pilotgate.spec import load_pilot
 from pilotgate.workspace import Workspace, open_workspace
 
@@ -55,6 +55,11 @@ def test_run_serves_the_release_in_production(tmp_path: Path) -> None:
     served = _run(where, "--user", "carol")
     assert (served["release"], served["served"]) == (first, "production")
     assert served["state"] in ("resolved", "escalated")
+    ws = open_workspace(path, db)
+    with ws.store.read() as conn:
+        stamped = {r.record["release"] for r in list_receipts(conn, ws.name, task=str(served["task"]))}
+    ws.close()
+    assert stamped == {first}  # every receipt of the task names the release that served it
     drafted = invoke(fresh_app(), "run", QUESTION, "--user", "carol", "--draft", *where)
     assert isinstance(drafted.exception, TaskError)  # the files on disk do not know carol
     chosen = _run(where, "--user", "alice", "--release", second)

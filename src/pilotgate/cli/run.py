@@ -50,7 +50,7 @@ def run(
     workspace = open_workspace(pilot, db)
     try:
         served_workspace, served = serve(workspace, release=release, draft=draft, key=key)
-        with open_runtime(served_workspace) as runtime:
+        with open_runtime(served_workspace, release=served.release) as runtime:
             result = runtime.run(question, user=user)
     finally:
         workspace.close()

@@ -79,7 +79,7 @@ RuntimeOpener = Callable[[Workspace, ReceiptLog], Any]
 def _open_runtime(workspace: Workspace, log: ReceiptLog) -> Any:
     from pilotgate.runtime import open_runtime  # the runtime sits beside the gate, not below it
 
-    return open_runtime(workspace, sync=False, expire=False, log=log)
+    return open_runtime(workspace, sync=False, expire=False, log=log, release=workspace.release)
 
 
 def _serving_checks(
