@@ -1,6 +1,6 @@
 """How fast sources are ingested and permission-filtered retrieval answers, beside a bare full-text query.
 
-    python benchmarks/retrieval.py [--chunks 100000] [--queries 1000] [--pg postgresql+psycopg://...]
+    python benchmarks/retrieval.py [--chunks 100000] [--queries 1000] [--repeat 3] [--pg postgresql+psycopg://...]
 
 Builds a synthetic corpus through the real ingest path (an in-memory connector, so no file I/O is timed):
 documents of Markdown sections over a Zipf-distributed vocabulary of 20,000 made-up words, each section one
@@ -14,9 +14,15 @@ PILOTGATE_TEST_POSTGRES_URL; skipped with a note when absent) it prints:
 
 - ingest rate: chunks per second through ``ingest_source`` (chunking, hashing, sketches, ACL tokens, one
   transaction per source), then the reconciliation (conflicts, exact and near duplicates) timed apart;
+- ingest CPU per chunk: this process's, and on PostgreSQL the server backend's (read from /proc when the
+  server runs on this machine). On a machine shared with other work the rate swings with the load; the CPU
+  figures show what ingest itself costs;
 - query latency p50 / p95 / p99 of ``search`` (the permission filter inside the ranked query, then text and
   provenance of the top 5) and of ``retrieve`` (the same plus staleness, conflict notes and the withheld
   audit), beside a *bare* BM25 top-5 query over the same index with no filter and no join, in the same run.
+
+With ``--repeat N`` the whole measurement runs N times on a fresh store each time, and a last block prints
+the median of each figure.
 
 Targets (issue 3): ingest >= 5,000 chunks/s; ``search`` p95 < 3 ms on SQLite FTS5 at 100,000 chunks (at most
 2.5x a bare FTS5 query), < 10 ms on PostgreSQL.
@@ -36,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 from pilotgate.data import (
     SourceDocument,
@@ -144,8 +150,31 @@ class MemoryConnector:
         yield from self.items
 
 
-def build(store: Store, chunks: int) -> tuple[float, int, float]:
-    """Ingest the corpus; (chunks per second, chunks written, reconcile seconds)."""
+@dataclass
+class IngestFigures:
+    rate: float
+    """Chunks per second through ``ingest_source``."""
+    written: int
+    reconciled: float
+    """Seconds of the reconciliation of all chunks."""
+    client_us: float
+    """This process's CPU per chunk (µs)."""
+    server_us: float | None
+    """The PostgreSQL backend's CPU per chunk (µs), when it runs on this machine."""
+
+
+def backend_cpu(conn: Connection) -> tuple[int, float] | None:
+    """(pid, CPU seconds so far) of the PostgreSQL backend serving ``conn``, when it runs on this machine."""
+    pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def build(store: Store, chunks: int) -> IngestFigures:
+    """Ingest the corpus; the rate and CPU figures, and the reconciliation time."""
     corpus = Corpus.make()
     documents = max(1, chunks // SECTIONS_PER_DOCUMENT)
     names = list(SOURCES)
@@ -154,14 +183,22 @@ def build(store: Store, chunks: int) -> tuple[float, int, float]:
         name = names[index % len(names)]
         per_source[name].append(corpus.document(name))
     written = 0
-    elapsed = 0.0
+    elapsed = client = 0.0
+    server: float | None = 0.0
     clock = FixedClock()
     for name, items in per_source.items():
         connector = MemoryConnector(name, tuple(SOURCES[name]), items)
-        started = time.perf_counter()
         with store.write() as conn:
+            before = backend_cpu(conn) if store.dialect == "postgresql" else None
+            started, cpu = time.perf_counter(), time.process_time()
             report = ingest_source(conn, pilot=PILOT, connector=connector, clock=clock)
-        elapsed += time.perf_counter() - started
+            after = backend_cpu(conn) if before is not None else None
+        elapsed += time.perf_counter() - started  # with the commit
+        client += time.process_time() - cpu
+        if before is not None and after is not None and server is not None:
+            server += after[1] - before[1]
+        else:
+            server = None
         written += report.chunks_written
     registry = SourceRegistry.of(SourceRules(name, rank=i + 1) for i, name in enumerate(names))
     started = time.perf_counter()
@@ -175,7 +212,13 @@ def build(store: Store, chunks: int) -> tuple[float, int, float]:
         else:
             conn.exec_driver_sql("ANALYZE")
             conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
-    return written / elapsed, written, reconciled
+    return IngestFigures(
+        rate=written / elapsed,
+        written=written,
+        reconciled=reconciled,
+        client_us=client / written * 1e6,
+        server_us=None if server is None else server / written * 1e6,
+    )
 
 
 def timings(run: Callable[[str, list[str]], object], workload: list[tuple[str, list[str]]]) -> list[float]:
@@ -195,14 +238,21 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {cut[49]:6.2f} ms   p95 {cut[94]:6.2f} ms   p99 {cut[98]:6.2f} ms"
 
 
-def bench(label: str, url: str, chunks: int, queries: int) -> None:
+Figures = dict[str, float]
+"""One run's figures by name: ingest rate and CPU, reconcile seconds, and p50/p95/p99 of each query kind."""
+
+
+def bench(label: str, url: str, chunks: int, queries: int) -> Figures:
     store = open_store(url)
     try:
-        rate, written, reconciled = build(store, chunks)
-        print(f"{label:<11} ingest       {written:>8,} chunks   {rate:>9,.0f} chunks/s   (target >= 5,000)")
-        print(
-            f"{label:<11} reconcile    conflicts, exact and near duplicates of all chunks: {reconciled:.2f} s"
-        )
+        ingest = build(store, chunks)
+        figures: Figures = {
+            "rate": ingest.rate,
+            "client_us": ingest.client_us,
+            "reconciled": ingest.reconciled,
+        }
+        if ingest.server_us is not None:
+            figures["server_us"] = ingest.server_us
         corpus = Corpus.make(SEED + 1)
         workload = [(corpus.query(), corpus.user()) for _ in range(queries)]
         registry = SourceRegistry.of(SourceRules(name, rank=i + 1) for i, name in enumerate(SOURCES))
@@ -236,26 +286,64 @@ def bench(label: str, url: str, chunks: int, queries: int) -> None:
                     conn, pilot=PILOT, query=query, groups=groups, limit=5, registry=registry, now=now
                 )
 
-            hits = sum(
+            figures["hits"] = sum(
                 1 for query, groups in workload if search(conn, pilot=PILOT, query=query, groups=groups)
             )
-            base = timings(bare, workload)
-            mine = timings(filtered, workload)
-            whole = timings(full, workload)
-        ratio = sorted(mine)[int(len(mine) * 0.95)] / max(sorted(base)[int(len(base) * 0.95)], 1e-9)
-        target = "3 ms" if store.dialect == "sqlite" else "10 ms"
-        print(f"{label:<11} bare         {percentiles(base)}   (no permission filter, no join)")
-        print(f"{label:<11} search       {percentiles(mine)}   ({ratio:.2f}x bare at p95; target < {target})")
-        print(f"{label:<11} retrieve     {percentiles(whole)}   (+ staleness, conflicts, withheld audit)")
-        print(f"{label:<11} queries      {len(workload):,}, {hits:,} with at least one readable result")
+            for kind, run in (("bare", bare), ("search", filtered), ("retrieve", full)):
+                cut = statistics.quantiles(timings(run, workload), n=100, method="inclusive")
+                figures.update({f"{kind}_p50": cut[49], f"{kind}_p95": cut[94], f"{kind}_p99": cut[98]})
+        figures["written"] = ingest.written
+        figures["queries"] = len(workload)
     finally:
         store.close()
+    return figures
+
+
+def report(label: str, figures: Figures, dialect: str) -> None:
+    """Print one run's figures (or the medians of several)."""
+    server = figures.get("server_us")
+    cpu = f"client {figures['client_us']:5.0f} µs" + (f", server {server:5.0f} µs" if server else "")
+    print(
+        f"{label:<14} ingest       {figures['written']:>8,.0f} chunks   {figures['rate']:>9,.0f} chunks/s"
+        f"   (target >= 5,000; CPU per chunk: {cpu})"
+    )
+    print(
+        f"{label:<14} reconcile    conflicts, exact and near duplicates of all chunks: "
+        f"{figures['reconciled']:.2f} s"
+    )
+    ratio = figures["search_p95"] / max(figures["bare_p95"], 1e-9)
+    target = "3 ms" if dialect == "sqlite" else "10 ms"
+    notes = {
+        "bare": "(no permission filter, no join)",
+        "search": f"({ratio:.2f}x bare at p95; target < {target})",
+        "retrieve": "(+ staleness, conflicts, withheld audit)",
+    }
+    for kind, note in notes.items():
+        cut = "   ".join(f"{p} {figures[f'{kind}_{p}']:6.2f} ms" for p in ("p50", "p95", "p99"))
+        print(f"{label:<14} {kind:<12} {cut}   {note}")
+    print(
+        f"{label:<14} queries      {figures['queries']:,.0f}, {figures['hits']:,.0f} with at least one "
+        "readable result"
+    )
+
+
+def repeated(label: str, dialect: str, runs: int, measure: Callable[[], Figures]) -> None:
+    """Run ``measure`` ``runs`` times, printing each run and then the median of every figure."""
+    every = []
+    for number in range(1, runs + 1):
+        figures = measure()
+        every.append(figures)
+        report(label if runs == 1 else f"{label} #{number}", figures, dialect)
+    if runs > 1:
+        medians = {name: statistics.median(run[name] for run in every) for name in every[0]}
+        report(f"{label} med", medians, dialect)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs on fresh stores; prints the medians")
     parser.add_argument(
         "--pg",
         default=os.environ.get("PILOTGATE_BENCH_POSTGRES_URL")
@@ -265,27 +353,35 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"corpus: {args.chunks:,} chunks, {len(SOURCES)} sources, {len(GROUPS)} groups; "
-        f"{args.queries:,} queries"
+        f"{args.queries:,} queries; {args.repeat} run(s) each"
     )
     if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            bench("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", args.chunks, args.queries)
+
+        def sqlite_run() -> Figures:
+            with tempfile.TemporaryDirectory() as folder:
+                return bench("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", args.chunks, args.queries)
+
+        repeated("sqlite", "sqlite", args.repeat, sqlite_run)
     if not args.pg:
         print("postgresql  skipped: pass --pg URL or set PILOTGATE_BENCH_POSTGRES_URL")
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.pg)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in args.pg else "?"
-    try:
-        bench(
-            "postgresql", f"{args.pg}{separator}options=-csearch_path%3D{schema}", args.chunks, args.queries
-        )
-    finally:
+    pg_url: str = args.pg
+
+    def postgres_run() -> Figures:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(pg_url)
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in pg_url else "?"
+        try:
+            url = f"{pg_url}{separator}options=-csearch_path%3D{schema}"
+            return bench("postgresql", url, args.chunks, args.queries)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+    repeated("postgresql", "postgresql", args.repeat, postgres_run)
 
 
 if __name__ == "__main__":

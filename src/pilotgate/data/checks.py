@@ -145,7 +145,10 @@ class _CanaryConnector:
 
 
 def plant_canary(conn: Connection, *, pilot: str, canary: Canary, clock: Clock) -> IngestReport:
-    """Ingest the canary's one-document source, readable by ``canary.group`` only."""
+    """Ingest the canary's one-document source, readable by ``canary.group`` only.
+
+    The source is not declared in pilot.yaml, so the next ``sync_sources`` retires it as a removed source:
+    plant after syncing, or write the canary into a declared folder source instead."""
     document = SourceDocument(canary.uri, canary.text, media_type="text/markdown")
     connector = _CanaryConnector(canary.source, (canary.group,), (document,))
     return ingest_source(conn, pilot=pilot, connector=connector, clock=clock)
