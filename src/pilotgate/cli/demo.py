@@ -1,5 +1,6 @@
 """`pilotgate demo`: a throwaway support-desk pilot, its tasks (tools allowed, denied, approved, a hostile
-document stopped), the security figure from receipts, a verified chain, a caught forgery."""
+document stopped), the security figure from receipts, a release promoted and a weakened one blocked by the
+gate, a verified chain, a caught forgery."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from rich.table import Table
 
 from pilotgate.cli.output import console
 from pilotgate.cli.run import COLOURS
-from pilotgate.demo.run import DemoRun, run_demo
+from pilotgate.demo.run import DemoRun, ReleaseStep, run_demo
 from pilotgate.errors import UsageError
+from pilotgate.evals.metrics import run_metrics
 from pilotgate.runtime import TaskResult
 
 _OUTCOMES = ("resolved", "escalated", "failed")
@@ -35,7 +37,7 @@ def demo(
         raise UsageError(f"{folder} already holds a pilot", hint="pass --dir with a new or empty folder")
     console.print(f"[bold]pilotgate demo[/] — a support-desk pilot in {folder}")
     progress = Progress(
-        TextColumn("running tasks"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -43,11 +45,12 @@ def demo(
         transient=True,
     )
     with progress:
-        bar = progress.add_task("tasks", total=None)
+        bar = progress.add_task("running tasks", total=None)
         run = run_demo(
             folder,
             on_start=lambda total: progress.update(bar, total=total),
             on_task=lambda _result: progress.advance(bar),
+            on_release=lambda release: progress.update(bar, description=f"evals and gate for {release}"),
         )
     _print(run)
 
@@ -102,6 +105,12 @@ def _print(run: DemoRun) -> None:
         f"{figure.risky_executions} high-risk tool results, {figure.authorised} resting on an allow or a "
         "consumed approval"
     )
+    if run.releases:
+        console.print(
+            "\n[bold]releases and the gate[/] (eval packs in evals/, rules under gate: in pilot.yaml)"
+        )
+    for step in run.releases:
+        _print_release(step)
     if run.verify.ok:
         console.print(
             f"[green]verify: ok[/] — {receipts} receipts re-hashed, chain linked, "
@@ -121,8 +130,33 @@ def _print(run: DemoRun) -> None:
         f"\n[dim]done in {run.seconds:.1f} s. Explore it:[/]\n"
         f"  cd {run.folder}\n"
         "  pilotgate receipts list\n"
+        "  pilotgate release status\n"
+        "  pilotgate eval runs\n"
         '  pilotgate run "How do I reset my password?" --user alice\n'
         "  pilotgate receipts verify"
+    )
+
+
+def _print_release(step: ReleaseStep) -> None:
+    """One release: what it is, its eval run, the failing rules and cases if any, the verdict line."""
+    overall = run_metrics(step.run).overall
+    console.print(
+        f"{step.release}  {escape(step.change)}\n"
+        f"  eval {step.run.id}: {overall.passed}/{overall.cases} cases passed"
+    )
+    verdict = step.verdict
+    failing = {r.case_id: r for r in step.run.results if not r.passed}
+    for rule in verdict.failures:
+        console.print(f"  [red]FAIL[/]  {escape(rule.rule)}  [dim]{escape(rule.detail)}[/]")
+        for case_id in (ref for ref in rule.evidence if ref in failing):
+            broken = next(a for a in failing[case_id].assertions if not a.passed)
+            console.print(f"        case {escape(case_id)}: {escape(broken.message)}")
+    colour, word = ("green", "PASS") if verdict.passed else ("red", "BLOCKED")
+    failed = len(verdict.failures)
+    console.print(
+        f"  [bold {colour}]{word}[/] release {verdict.release}: {len(verdict.rules) - failed} rules passed, "
+        f"{failed} failed; verdict receipt {verdict.seq}"
+        + (" → [green]promoted to production[/]" if step.promoted else " → not promoted")
     )
 
 

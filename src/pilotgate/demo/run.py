@@ -3,8 +3,12 @@
 It scaffolds the support-desk pilot and runs its questions as tasks: answers with citations, a tool call
 allowed, one denied, a refund parked for approval (which the demo then approves as carol, so the task
 resumes and resolves), and a hostile document stopped by policy. It counts the security figure from the
-receipts, verifies the chain, then alters one receipt in a *copy* of the store — an escalated task
-rewritten as resolved — and shows verify catching it. The original store is never touched.
+receipts. Then the release gate: the pilot as shipped becomes a release, its eval packs run, the gate
+passes it and it is promoted to production; a candidate that lets customers refund small amounts
+themselves (its policy test edited to agree, so only the evals can notice) runs the same packs and the
+gate blocks it. pilot.yaml is put back as shipped afterwards. Finally it verifies the chain, alters one
+receipt in a *copy* of the store — an escalated task rewritten as resolved — and shows verify catching
+it. The original store is never touched.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from sqlalchemy import Connection, select
 from pilotgate.clock import Clock, IdFactory, new_id, utc_now
 from pilotgate.data.sync import SourceSync
 from pilotgate.demo.scaffold import demo_questions, scaffold_pilot
+from pilotgate.errors import UsageError
+from pilotgate.evals.runner import run_evals
+from pilotgate.evals.runs import StoredRun
+from pilotgate.gate import Verdict, create_release, gate, promote
 from pilotgate.receipts import VerifyReport, list_receipts, verify_store
 from pilotgate.runtime import (
     Outcome,
@@ -71,6 +79,40 @@ class Denial:
     seq: int
 
 
+OWNER = "dana.reyes"
+"""The pilot's owner, who creates the demo's releases and promotes the one that passes."""
+
+CANDIDATE_CHANGE = "customers may refund small amounts themselves"
+"""What the blocked candidate changes, in words."""
+
+CANDIDATE_EDITS: tuple[tuple[str, str], ...] = (
+    (
+        """    - name: customers-never-refund
+      decision: deny
+      when: '"customers" in user.groups && tool.name == "issue_refund"'
+      description: Customers ask; agents refund.
+""",
+        "",
+    ),
+    (
+        '{user: alice, tool: issue_refund, args: {order_id: "100200", amount: 40}, expect: deny}',
+        '{user: alice, tool: issue_refund, args: {order_id: "100200", amount: 40}, expect: allow}',
+    ),
+)
+"""The candidate's edits to pilot.yaml: the deny rule goes, and its policy test is changed to agree."""
+
+
+@dataclass(frozen=True)
+class ReleaseStep:
+    """One release through the gate: what it is, its eval run, the verdict, and whether it was promoted."""
+
+    release: str
+    change: str
+    run: StoredRun
+    verdict: Verdict
+    promoted: bool
+
+
 @dataclass(frozen=True)
 class DemoRun:
     """Everything the demo did, for the CLI to print."""
@@ -85,6 +127,8 @@ class DemoRun:
     verify: VerifyReport
     tampering: Tampering
     seconds: float
+    releases: tuple[ReleaseStep, ...] = ()
+    """The release shipped (promoted), then the weakened candidate (blocked)."""
 
 
 def run_demo(
@@ -92,6 +136,7 @@ def run_demo(
     *,
     on_start: Callable[[int], None] | None = None,
     on_task: Callable[[TaskResult], None] | None = None,
+    on_release: Callable[[str], None] | None = None,
     clock: Clock = utc_now,
     ids: IdFactory = new_id,
 ) -> DemoRun:
@@ -115,11 +160,17 @@ def run_demo(
                 results.append(result)
                 if on_task is not None:
                     on_task(result)
-            with runtime.log.transaction(workspace.store) as conn:
-                runtime.log.checkpoint(conn)
         with workspace.store.read() as conn:
             security = unauthorised_risky_executions(conn, workspace.name)
             denials = _denials(conn, workspace.name, results)
+    finally:
+        workspace.close()
+    steps = release_flow(folder, on_release=on_release, clock=clock, ids=ids)
+    workspace = open_workspace(folder)
+    try:
+        log = workspace.receipt_log(clock=clock)
+        with log.transaction(workspace.store) as conn:
+            log.checkpoint(conn)
         report = _verify(workspace)
         tampering = _tamper_with_copy(workspace, results)
     finally:
@@ -134,7 +185,54 @@ def run_demo(
         verify=report,
         tampering=tampering,
         seconds=time.perf_counter() - started,
+        releases=tuple(steps),
     )
+
+
+def release_flow(
+    folder: Path,
+    *,
+    on_release: Callable[[str], None] | None = None,
+    clock: Clock = utc_now,
+    ids: IdFactory = new_id,
+) -> list[ReleaseStep]:
+    """The shipped pilot through the gate (promoted), then the weakened candidate (blocked); pilot.yaml is
+    restored as shipped, so the folder is what production serves."""
+    path = folder / "pilot.yaml"
+    shipped = path.read_text(encoding="utf-8")
+    steps = [_through_the_gate(folder, "the pilot as shipped", on_release, clock, ids)]
+    candidate = shipped
+    for old, new in CANDIDATE_EDITS:
+        if old not in candidate:
+            raise UsageError(
+                "the demo's candidate edit no longer matches pilot.yaml",
+                hint="this is a bug; please report it",
+            )
+        candidate = candidate.replace(old, new, 1)
+    path.write_text(candidate, encoding="utf-8")
+    try:
+        steps.append(_through_the_gate(folder, f"candidate: {CANDIDATE_CHANGE}", on_release, clock, ids))
+    finally:
+        path.write_text(shipped, encoding="utf-8")
+    return steps
+
+
+def _through_the_gate(
+    folder: Path, change: str, on_release: Callable[[str], None] | None, clock: Clock, ids: IdFactory
+) -> ReleaseStep:
+    """Create a release of the files on disk, run its eval packs, ask the gate, promote it if it passed."""
+    workspace = open_workspace(folder)
+    try:
+        release, _ = create_release(workspace, by=OWNER, clock=clock)
+        if on_release is not None:
+            on_release(release.id)
+        run = run_evals(workspace, release=release.id, concurrency=4, sync=False, clock=clock, ids=ids)
+        verdict = gate(workspace, release.id, by=OWNER, clock=clock)
+        if verdict.passed:
+            promote(workspace, release.id, by=OWNER, clock=clock)
+    finally:
+        workspace.close()
+    return ReleaseStep(release.id, change, run, verdict, verdict.passed)
 
 
 def _approve(runtime: Runtime, waiting: TaskResult) -> Approved:
