@@ -9,8 +9,8 @@ the demo support desk plus a folder source of synthetic Markdown holding ``--chu
 ranks over that many. Two task shapes:
 
 - **tool**: the model asks for ``lookup_order`` (a read tool: retrieval, two model calls, one policy
-  decision, the tool's intent and result; 8 receipts in 5 commits);
-- **answer**: the model answers at once (retrieval, one model call; 4 receipts in 2 commits).
+  decision, the tool's intent and result; 8 receipts in 3 commits);
+- **answer**: the model answers at once (retrieval, one model call; 4 receipts in 1 commit).
 
 For each task: total wall time, and model time = the wall time spent inside ``Router.route`` (the openai
 SDK, HTTP and the server's fixed latency). Overhead = total - model: pilotgate's own time (retrieval,
@@ -86,7 +86,8 @@ def make_pilot(root: Path, base_url: str, chunks: int) -> None:
         "  - name: kb\n    kind: folder\n    path: sources/kb\n    owner: bench\n    sensitivity: internal\n"
         "    read: [agents]\n    freshness: 365d\n    rank: 4\n"
     )
-    source = source.replace("\nreceipts:", "\n" + kb + "\nreceipts:", 1)
+    at = source.index("\n", source.index("\nsources:") + 1) + 1  # the first entry of the sources list
+    source = source[:at] + kb + source[at:]
     source = source.replace("checkpoint_at_task_end: true", "checkpoint_at_task_end: false")
     pilot.write_text(source)
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_helpers import bodies, kinds
+from runtime_helpers import bodies, kinds, receipts_of
 
 from pilotgate.demo import scaffold_pilot
 from pilotgate.errors import TaskError
+from pilotgate.receipts import list_receipts
 from pilotgate.runtime import TaskState, open_runtime
 from pilotgate.runtime.rows import load
 from pilotgate.tools import ToolOutput
@@ -152,3 +153,71 @@ def test_a_crash_after_the_result_replays_it_from_the_ledger(workspace: Workspac
         again = runtime.resume(result.task_id, after_crash=True)
     assert again.outcome is not None and again.outcome.value == "resolved"
     assert adapter.calls == 1
+
+
+@dataclass
+class PeekingAdapter:
+    """A refund adapter that, while it is being called, reads what another connection sees committed."""
+
+    workspace: Workspace
+    seen: list[tuple[list[str], TaskState, list[dict[str, Any]]]]
+    kind: str = "python"
+    can_reconcile: bool = False
+
+    def call(self, args: Mapping[str, Any], *, idempotency_key: str) -> ToolOutput:
+        with self.workspace.store.read() as conn:
+            [task] = {r.task for r in list_receipts(conn, self.workspace.name, kind="tool.intent")}
+            row = load(conn, self.workspace.name, task or "")
+        self.seen.append((kinds(self.workspace, task), row.state, row.pending))
+        return ToolOutput(content={"refund": "rf-1", **args})
+
+    def reconcile(self, idempotency_key: str) -> ToolOutput | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_everything_up_to_the_intent_is_committed_before_the_call(workspace: Workspace) -> None:
+    seen: list[tuple[list[str], TaskState, list[dict[str, Any]]]] = []
+    with open_runtime(workspace, tool_adapters={"issue_refund": PeekingAdapter(workspace, seen)}) as runtime:
+        result = runtime.run(SMALL_REFUND, user="bob")
+    [(committed, state, pending)] = seen
+    assert committed == ["task.started", "retrieval", "model.call", "policy.decision", "tool.intent"]
+    assert state is TaskState.RUNNING
+    assert [(p["call"]["name"], p["effect"]) for p in pending] == [("issue_refund", "allow")]
+    assert pending[0]["decision"] == bodies_hash(workspace, result.task_id, "policy.decision")
+
+
+def bodies_hash(workspace: Workspace, task: str, kind: str) -> str:
+    with workspace.store.read() as conn:
+        [receipt] = list_receipts(conn, workspace.name, task=task, kind=kind)
+    return receipt.hash
+
+
+def test_a_failure_before_the_first_commit_still_records_the_whole_task(workspace: Workspace) -> None:
+    adapter = CountingAdapter()
+    with open_runtime(workspace, tool_adapters={"issue_refund": adapter}) as runtime:
+        real = runtime.registry.validate
+        calls: list[str] = []
+
+        def validate(name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+            calls.append(name)
+            if len(calls) == 2:  # policy saw the arguments; the task dies before anything is committed
+                raise RuntimeError("a bug in the second validation")
+            return real(name, arguments)
+
+        runtime.registry.validate = validate  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            runtime.run(SMALL_REFUND, user="bob")
+    assert adapter.calls == 0
+    [task] = {r.task for r in receipts_of(workspace, kind="task.finished")}
+    assert kinds(workspace, task) == [
+        "task.started",
+        "retrieval",
+        "model.call",
+        "policy.decision",
+        "task.finished",
+    ]
+    with workspace.store.read() as conn:
+        assert load(conn, workspace.name, task or "").state is TaskState.FAILED

@@ -14,10 +14,13 @@ loop:
       allow                  -> tool.intent, the call, tool.result (the executor); result to the model
 ```
 
-Receipts that belong to the same moment go in one transaction (a model call and the decisions on the calls
-it asked for; the last model call and the finish), and each of those transactions saves the task's row
-with them: its step, transcript, pending calls and spend. So a task can stop at any commit and continue
-from its row, and a crash loses nothing already recorded.
+Receipts are queued and committed only when something must be durable before the task goes on, and each
+commit saves the task's row with them (its step, transcript, pending calls and spend): before a tool is
+called (everything so far and the call's intent, one transaction), when the task waits for a person, and
+when it finishes. An answer task is one commit (its row, task.started, retrieval, model.call and
+task.finished); a task with one tool call is three (up to the intent; the result; the rest). A task can stop
+at any commit and continue from its row, and a crash loses nothing already recorded; a task that dies
+before its first commit has had no effect (no tool was called) and leaves no row: its caller saw it fail.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from pilotgate.clock import rfc3339
 from pilotgate.errors import AllModelsFailed, ApprovalRefusedError, ToolArgumentsError
@@ -40,7 +46,7 @@ from pilotgate.runtime import rows
 from pilotgate.runtime.limits import Spent
 from pilotgate.runtime.result import TaskResult
 from pilotgate.runtime.states import Outcome, TaskState
-from pilotgate.runtime.transcript import ContextPassage, cited, turn_json
+from pilotgate.runtime.transcript import ContextPassage, cited, dump_passages, turn_json
 from pilotgate.spec import UserSpec
 from pilotgate.tools import ToolCallOutcome, args_hash, idempotency_key
 
@@ -111,6 +117,10 @@ class TaskRun:
     started: float = field(default_factory=time.perf_counter)
     release: str | None = None
     """The release the task runs under: stamped on every receipt it writes."""
+    saved: bool = False
+    """Whether the task's row exists (the first commit inserts it)."""
+    created_at: str | None = None
+    """When the task started (RFC 3339), for its row."""
 
     def entry(self, kind: str, body: dict[str, Any], *, actor: Any = WORKER_ACTOR) -> Entry:
         """A receipt of this task (its id and release stamped)."""
@@ -141,8 +151,23 @@ def commit(
     entries = [*run.queued, *(extra or [])]
     if conn is not None:
         return _write(rt, run, conn, state, entries, values)
-    with rt.log.transaction(rt.store) as tx:
+    with transaction(rt, run) as tx:
         return _write(rt, run, tx, state, entries, values)
+
+
+@contextmanager
+def transaction(rt: Runtime, run: TaskRun) -> Iterator[Connection]:
+    """``rt.log.transaction``, and a rollback also undoes what the task run noted of it (written receipts,
+    cleared queue, its row saved), so a failure recorded afterwards still writes everything queued."""
+    queued, written, saved = list(run.queued), len(run.receipts), run.saved
+    try:
+        with rt.log.transaction(rt.store) as conn:
+            yield conn
+    except BaseException:
+        run.queued[:] = queued
+        del run.receipts[written:]
+        run.saved = saved
+        raise
 
 
 def _write(
@@ -156,18 +181,39 @@ def _write(
     made = rt.log.append_many(conn, entries) if entries else []
     run.queued.clear()
     run.receipts.extend(made)
-    rows.set_state(
-        conn,
-        run.task_id,
-        state,
-        rfc3339(rt.clock()),
-        step=run.step,
-        transcript=_redacted_turns(rt, run.turns),
-        pending=json.dumps([p.as_json() for p in run.pending], ensure_ascii=False) if run.pending else None,
-        spent=run.spent.to_json(),
-        **values,
-    )
+    save_row(rt, run, conn, state, **values)
     return made
+
+
+def save_row(rt: Runtime, run: TaskRun, conn: Connection, state: TaskState, **values: Any) -> None:
+    """Save the task's working state in its row as ``state`` (the task's first commit inserts the row)."""
+    now = rfc3339(rt.clock())
+    working = {
+        "step": run.step,
+        "transcript": _redacted_turns(rt, run.turns),
+        "pending": json.dumps([p.as_json() for p in run.pending], ensure_ascii=False)
+        if run.pending
+        else None,
+        "spent": run.spent.to_json(),
+        **values,
+    }
+    if run.saved:
+        rows.set_state(conn, run.task_id, state, now, **working)
+        return
+    rows.insert(
+        conn,
+        id=run.task_id,
+        pilot=rt.pilot,
+        user=run.user.name,
+        input=run.question,
+        state=state.value,
+        release=run.release,
+        created_at=run.created_at or now,
+        updated_at=now,
+        context=dump_passages(run.passages),
+        **working,
+    )
+    run.saved = True
 
 
 def _redacted_turns(rt: Runtime, turns: list[Turn]) -> str | None:
@@ -300,9 +346,7 @@ def handle_call(rt: Runtime, run: TaskRun, item: PendingCall) -> TaskResult | No
         return _request_approval(rt, run, item, body, args, decision.approvers, decision.expires)
     item.effect = "allow"
     run.queue("policy.decision", body)
-    made = commit(rt, run, TaskState.RUNNING)
-    item.decision = made[-1].hash
-    return _execute(rt, run, item, None)
+    return _execute(rt, run, item, None)  # the decision commits with the intent
 
 
 def _decision_body(
@@ -331,7 +375,7 @@ def _request_approval(
     """Record the decision, the request and the task's new state in one transaction; the task waits."""
     item.effect = "require_approval"
     run.queue("policy.decision", body)
-    with rt.log.transaction(rt.store) as conn:
+    with transaction(rt, run) as conn:
         made = rt.log.append_many(conn, run.queued)
         run.queued.clear()
         run.receipts.extend(made)
@@ -415,20 +459,41 @@ def _approved_call(rt: Runtime, run: TaskRun, item: PendingCall) -> TaskResult |
 
 
 def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> TaskResult | None:
-    """Make the call through the executor (intent, call, result); park the task if its outcome is unknown."""
+    """Make the call through the executor; park the task if its outcome is unknown.
+
+    One transaction commits the queued receipts (the model call, the decision on this call), the call's
+    intent and the task's row; the call is made only after it commits. A decision queued now is the last
+    queued receipt, and the intent cites it.
+    """
     call = item.call
     args = rt.registry.validate(call.name, call.arguments)
-    refs = [item.decision] if item.decision else []
-    outcome = rt.executor.execute(
-        task=run.task_id,
-        step=item.step,
-        tool=call.name,
-        args=args,
-        release=run.release,
-        refs=refs,
-        on_intent=on_intent,
-    )
-    run.receipts.extend(outcome.receipts)
+    for attempt in range(2):
+        try:
+            with transaction(rt, run) as conn:
+                made = rt.log.append_many(conn, run.queued) if run.queued else []
+                decision = item.decision or (made[-1].hash if made else None)
+                intent = rt.executor.record_intent(
+                    conn,
+                    task=run.task_id,
+                    step=item.step,
+                    tool=call.name,
+                    args=args,
+                    release=run.release,
+                    refs=[decision] if decision else [],
+                    on_intent=on_intent,
+                )
+                item.decision = decision
+                save_row(rt, run, conn, TaskState.RUNNING)
+        except IntegrityError:
+            if attempt or not run.saved:
+                raise
+            continue  # another worker recorded this call's intent first: the retry reads its row
+        break
+    run.queued.clear()
+    run.receipts.extend(made)
+    run.receipts.extend(intent.written)
+    outcome = rt.executor.proceed(intent)
+    run.receipts.extend(r for r in outcome.receipts if r not in intent.written)
     if outcome.state == "parked":
         return parked_result(rt, run, outcome)
     assert outcome.output is not None
@@ -498,7 +563,7 @@ def finish(
     if conn is not None:
         write(conn)
     else:
-        with rt.log.transaction(rt.store) as tx:
+        with transaction(rt, run) as tx:
             write(tx)
     return TaskResult(
         task_id=run.task_id,

@@ -36,7 +36,7 @@ from pilotgate.runtime.loop import (
 )
 from pilotgate.runtime.result import TaskResult
 from pilotgate.runtime.states import Outcome, TaskState
-from pilotgate.runtime.transcript import ContextPassage, dump_passages, load_passages, load_turns
+from pilotgate.runtime.transcript import ContextPassage, load_passages, load_turns
 from pilotgate.secrets import SecretResolver
 from pilotgate.spec import PilotSpec, UserSpec
 from pilotgate.store import Store
@@ -119,30 +119,23 @@ class Runtime:
                 conn, pilot=self.pilot, query=question, groups=list(caller.groups), limit=RETRIEVAL_LIMIT
             )
         passages = [ContextPassage.of(chunk) for chunk in chunks]
-        run = TaskRun(self.ids("task"), caller, question, passages, release=self.release)
-        started = run.entry(
-            "task.started",
-            {"input": question, "user": caller.name, "groups": sorted(caller.groups)},
-            actor={"kind": "user", "id": caller.name},
+        run = TaskRun(
+            self.ids("task"),
+            caller,
+            question,
+            passages,
+            release=self.release,
+            created_at=rfc3339(self.clock()),
         )
-        retrieved = run.entry("retrieval", _retrieval_body(question, chunks))
-        with self.log.transaction(self.store) as conn:
-            now = rfc3339(self.clock())
-            rows.insert(
-                conn,
-                id=run.task_id,
-                pilot=self.pilot,
-                user=caller.name,
-                input=question,
-                state=TaskState.RUNNING.value,
-                release=self.release,
-                created_at=now,
-                updated_at=now,
-                step=0,
-                context=dump_passages(passages),
-                spent=run.spent.to_json(),
+        # Queued, not committed: they commit with the task's first durable step (see ``runtime.loop``).
+        run.queued.append(
+            run.entry(
+                "task.started",
+                {"input": question, "user": caller.name, "groups": sorted(caller.groups)},
+                actor={"kind": "user", "id": caller.name},
             )
-            run.receipts.extend(self.log.append_many(conn, [started, retrieved]))
+        )
+        run.queued.append(run.entry("retrieval", _retrieval_body(question, chunks)))
         return self._drive(run)
 
     # --- continuing --------------------------------------------------------------------------------------
@@ -224,6 +217,7 @@ class Runtime:
             step=row.step,
             spent=Spent.from_json(row.spent),
             release=row.release,
+            saved=True,
         )
 
     def expire_approvals(self) -> list[str]:
