@@ -30,13 +30,10 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -46,6 +43,7 @@ from doubles.openai_server import tool_call as tool_reply
 from pilotgate.demo import scaffold_pilot
 from pilotgate.models import NO_BACKOFF
 from pilotgate.runtime import Runtime, open_runtime
+from pilotgate.testing import fresh_postgres_schema
 from pilotgate.workspace import open_workspace
 
 WORDS = [f"w{i:05d}" for i in range(20_000)]
@@ -179,22 +177,6 @@ def postgres_url(arg: str | None) -> str | None:
     )
 
 
-@contextmanager
-def fresh_schema(base: str) -> Iterator[str]:
-    """A URL whose search_path is a new schema, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main(argv: list[str] | None = None, run: Callable[..., None] = bench) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=300)
@@ -207,7 +189,7 @@ def main(argv: list[str] | None = None, run: Callable[..., None] = bench) -> Non
     if pg is None:
         print("postgresql: skipped (pass --pg or set PILOTGATE_BENCH_POSTGRES_URL)")
         return
-    with fresh_schema(pg) as url:
+    with fresh_postgres_schema(pg, prefix="bench") as url:
         run("postgresql", url, args.tasks, args.latency_ms, args.chunks)
 
 

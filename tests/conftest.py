@@ -7,15 +7,14 @@ but under CI (``CI=true``) a missing URL is an error: the PostgreSQL tests must 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import create_engine, text
 
 from pilotgate.store import Store, open_store
+from pilotgate.testing import fresh_postgres_schema
 
 POSTGRES_URL = os.environ.get("PILOTGATE_TEST_POSTGRES_URL", "")
 
@@ -36,18 +35,8 @@ def _require_postgres() -> str:
 
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose search_path is a fresh, empty schema; the schema is dropped afterwards."""
-    base = _require_postgres()
-    schema = f"pgtest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_postgres_schema(_require_postgres()) as url:
+        yield url
 
 
 @pytest.fixture
