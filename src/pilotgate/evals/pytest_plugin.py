@@ -3,8 +3,9 @@
 Opt-in: it does nothing unless a pilot is named, with ``--pilotgate-pilot PATH`` or the ``pilotgate_pilot``
 ini option, so installing pilotgate never changes a suite that did not ask for it. Then every case of the
 pilot's packs (or of ``--pilotgate-pack`` files) becomes an item ``pilot.yaml::<case id>``; a case with
-repeats and a threshold is one item that passes when enough repeats pass. ``-k`` and ``-m`` select cases
-as usual (each item carries its category as a marker-free keyword).
+repeats and a threshold is one item that passes when enough repeats pass. ``-k`` selects cases as usual,
+by id, category or tag (each item carries its category and tags as keywords). The items join the session
+after collection, so pytest's "collected N items" header counts only the suite's own tests.
 
 The cases are run once, together, by the eval runner (``pilotgate.evals.runner.run_evals``: the real
 runtime, tools in a dry run, concurrency) when the first selected item runs, as one stored eval run over
@@ -151,9 +152,7 @@ class EvalCaseItem(pytest.Item):
     def __init__(self, *, case: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
-        self.keywords[case.category] = True
-        for tag in case.tags:
-            self.keywords[tag] = True
+        self.extra_keyword_matches.update((case.category, *case.tags))
 
     def runtest(self) -> None:
         """Run the selected cases (once per session), then judge this case's repeats."""
