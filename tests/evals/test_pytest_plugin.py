@@ -70,6 +70,7 @@ def test_each_case_is_one_item_and_a_failure_says_why(pytester: pytest.Pytester,
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
+            "*collected 4 items",
             "*pilot.yaml::golden-return-window PASSED*",
             "*pilot.yaml::golden-wrong-on-purpose FAILED*",
             "*pilot.yaml::restricted-reserve PASSED*",

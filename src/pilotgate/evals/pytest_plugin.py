@@ -4,8 +4,7 @@ Opt-in: it does nothing unless a pilot is named, with ``--pilotgate-pilot PATH``
 ini option, so installing pilotgate never changes a suite that did not ask for it. Then every case of the
 pilot's packs (or of ``--pilotgate-pack`` files) becomes an item ``pilot.yaml::<case id>``; a case with
 repeats and a threshold is one item that passes when enough repeats pass. ``-k`` selects cases as usual,
-by id, category or tag (each item carries its category and tags as keywords). The items join the session
-after collection, so pytest's "collected N items" header counts only the suite's own tests.
+by id, category or tag (each item carries its category and tags as keywords).
 
 The cases are run once, together, by the eval runner (``pilotgate.evals.runner.run_evals``: the real
 runtime, tools in a dry run, concurrency) when the first selected item runs, as one stored eval run over
@@ -225,7 +224,10 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     collector = PilotFile.from_parent(session, path=state.loaded.path)
-    items.extend(collector.collect())
+    cases = list(collector.collect())
+    items.extend(cases)
+    # report them as collected, as pytest does for a file it collected itself (the header counts them)
+    session.ihook.pytest_collectreport(report=pytest.CollectReport(collector.nodeid, "passed", None, cases))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
