@@ -54,6 +54,7 @@ from pilotgate.data import (
     search,
 )
 from pilotgate.data.retrieval import fts5_terms, websearch_query
+from pilotgate.data.sync import refresh_planner_statistics
 from pilotgate.data.terms import content_terms
 from pilotgate.store import Store, open_store
 from pilotgate.testing import FixedClock
@@ -205,13 +206,10 @@ def build(store: Store, chunks: int) -> IngestFigures:
     with store.write() as conn:
         reconcile(conn, pilot=PILOT, registry=registry)
     reconciled = time.perf_counter() - started
-    with store.write() as conn:
-        if store.dialect == "postgresql":
-            conn.exec_driver_sql("ANALYZE chunks")
-            conn.exec_driver_sql("ANALYZE documents")
-        else:
+    refresh_planner_statistics(store)  # what a sync does after a bulk ingest
+    if store.dialect == "sqlite":
+        with store.write() as conn:
             conn.exec_driver_sql("ANALYZE")
-            conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
     return IngestFigures(
         rate=written / elapsed,
         written=written,

@@ -189,6 +189,10 @@ def refresh_planner_statistics(store: Store) -> None:
     32 ms per search before against a few ms after. On SQLite, FTS5 needs no statistics, but a bulk ingest
     leaves its index in many segments that every query probes: merging them ('optimize', 0.3 s at 10,000
     chunks) cut a ranked search from ~1.5 to ~0.5 ms of CPU (measured).
+
+    On PostgreSQL the GIN index's pending list is merged too: inserts go to that list (``fastupdate``) and
+    every search scans all of it until autovacuum merges it; after a 100,000-chunk ingest it held 336 pages
+    and a search's floor was ~1.4 ms, against ~0.2 ms once merged (measured).
     """
     if store.dialect == "sqlite":
         with store.write() as conn:
@@ -197,6 +201,7 @@ def refresh_planner_statistics(store: Store) -> None:
     if store.dialect != "postgresql":
         return
     with store.write() as conn:
+        conn.exec_driver_sql("SELECT gin_clean_pending_list('ix_chunks_tsv'::regclass)")
         conn.exec_driver_sql("ANALYZE documents")
         conn.exec_driver_sql("ANALYZE chunks")
 
