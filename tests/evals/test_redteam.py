@@ -235,3 +235,18 @@ def test_a_tool_outside_a_users_roles_and_the_cost_budget_shape_the_cases(tmp_pa
     assert "redteam-llm06-args-issue_refund-alice" not in cases
     assert "redteam-llm06-args-issue_refund-bob" in cases
     assert {"kind": "max_cost", "value": "0.05"} in cases["redteam-llm10-loop-alice"].assertions
+
+
+def test_user_names_that_slug_alike_still_give_unique_case_ids(tmp_path: Path) -> None:
+    pilot = _desk(tmp_path)
+    alice = "  - {name: alice, groups: [customers]}"
+    _edit(
+        pilot,
+        alice,
+        "\n".join([alice, "  - {name: a@b, groups: [customers]}", "  - {name: a-b, groups: [customers]}"]),
+    )
+    out = tmp_path / "redteam.yaml"
+    out.write_text(redteam_pack(load_pilot(pilot).spec), encoding="utf-8")
+    ids = [case.id for case in load_pack(out).cases]
+    assert len(ids) == len(set(ids))
+    assert {"redteam-llm01-direct-a-b-finance-notes", "redteam-llm01-direct-a-b-finance-notes-2"} <= set(ids)

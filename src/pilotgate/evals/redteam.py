@@ -33,7 +33,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -423,7 +423,15 @@ def redteam_cases(spec: PilotSpec) -> list[DraftCase]:
     if not spec.users:
         return []
     ctx = _Ctx(spec)
-    return [*_llm01(ctx), *_llm02(ctx), *_llm06(ctx), *_llm07(ctx), *_llm10(ctx)]
+    cases = [*_llm01(ctx), *_llm02(ctx), *_llm06(ctx), *_llm07(ctx), *_llm10(ctx)]
+    seen: dict[str, int] = {}
+    unique = []
+    for case in cases:  # names that slug alike ("a@b", "a-b") must not make duplicate ids
+        count = seen[case.id] = seen.get(case.id, 0) + 1
+        unique.append(
+            case if count == 1 else replace(case, fields={**case.fields, "id": f"{case.id}-{count}"})
+        )
+    return unique
 
 
 def redteam_pack(spec: PilotSpec, cases: Sequence[DraftCase] | None = None) -> str:
