@@ -127,3 +127,42 @@ def test_a_broken_pack_stops_the_session_with_its_line(pytester: pytest.Pytester
     result = pytester.runpytest("--pilotgate-pilot", str(desk), "--pilotgate-pack", str(bad))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*bad.yaml:9:*contians*did you mean*contains*"])
+
+
+def test_a_release_run_is_evidence_for_it_and_a_changed_pilot_fails_every_item(
+    pytester: pytest.Pytester, desk: Path
+) -> None:
+    from pilotgate.gate import create_release
+    from pilotgate.workspace import open_workspace
+
+    db = f"sqlite:///{pytester.path / 'evals.db'}"
+    workspace = open_workspace(desk, db)
+    try:
+        release, _ = create_release(workspace)
+    finally:
+        workspace.close()
+    args = (
+        "--pilotgate-pilot",
+        str(desk),
+        "--pilotgate-db",
+        db,
+        "--pilotgate-release",
+        release.id,
+        "-k",
+        "golden",
+    )
+    result = pytester.runpytest(*args)
+    assert result.parseoutcomes()["passed"] >= 9
+    result.stdout.fnmatch_lines(
+        [f"pilotgate: eval run run-* of support-desk for release {release.id} --db *"]
+    )
+    store = open_store(db)
+    try:
+        assert load_run(store, list_runs(store, "support-desk")[0]).release == release.id
+    finally:
+        store.close()
+    desk.write_text(desk.read_text(encoding="utf-8").replace("repeats: 1", "repeats: 2", 1), encoding="utf-8")
+    changed = pytester.runpytest(*args)
+    outcomes = changed.parseoutcomes()
+    assert outcomes["failed"] >= 9 and "passed" not in outcomes
+    changed.stdout.fnmatch_lines([f"*pilotgate: release {release.id} does not match the files on disk*"])
