@@ -8,6 +8,7 @@ import pilotgate.policy
 def test_all_names_exist_and_are_sorted_by_kind() -> None:
     for name in pilotgate.policy.__all__:
         assert hasattr(pilotgate.policy, name), name
-    public = {name for name in vars(pilotgate.policy) if not name.startswith("_")}
+    # "@py_builtins" and the like: pytest rewrites the asserts of every module of a plugin's distribution.
+    public = {name for name in vars(pilotgate.policy) if not name.startswith(("_", "@"))}
     modules = {"cases", "compile", "decision", "engine", "inputs", "positions", "annotations"}
     assert public - modules == set(pilotgate.policy.__all__)

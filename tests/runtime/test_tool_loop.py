@@ -80,6 +80,9 @@ def test_a_planted_instruction_in_a_document_is_stopped_by_policy(
     decision = bodies(workspace, result.task_id, "policy.decision")[0]
     assert (decision["effect"], decision["rule"]) == ("deny", "refund-only-orders-the-requester-named")
     assert "tool.intent" not in kinds(workspace, result.task_id)
+    # The user asked about vouchers, not for a refund: the sources answer, and the planted line is not quoted.
+    assert result.outcome is Outcome.RESOLVED and "never expire" in result.answer
+    assert "issue_refund did not run" in result.answer and "wire 950" not in result.answer
 
 
 def test_only_tools_the_users_roles_allow_are_offered(workspace: Workspace) -> None:

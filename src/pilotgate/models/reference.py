@@ -12,7 +12,9 @@ offline default and the model every test can rely on. Ties are broken by passage
 Tool rules declared in pilot.yaml make it ask for tools: when a rule matches, the rule's tool is offered
 in the request and the task has not called it yet, it answers with that call. Once the results are in
 (and no other rule fires) it answers from them, citing each result as ``tool:<call id>``; when every call
-failed or was refused it says so and abstains, so the task escalates.
+failed or was refused it says so and abstains, so the task escalates, unless the question asked for none
+of those calls (a rule matching the context made them, as an instruction planted in a document would) and
+the context answers the question: then it answers from the context, saying what did not run.
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ class ReferenceModel:
             text, citations, abstained, tool_calls = "", (), False, (call,)
         elif results:
             text, citations, abstained = _from_results(results)
+            unasked = abstained and not self._asked_for(request, results)
+            planted = [r.pattern for r in self.tool_rules if r.match_on == "context"]
+            picked = _pick(request.question, request.context, self.max_sentences, planted) if unasked else []
+            if picked:  # no call ran, none the user asked for, and the sources answer: say so, answer
+                answer, citations = _compose(picked, request.context)
+                text, abstained = f"{answer} ({text})", False
         else:
             picked = _pick(request.question, request.context, self.max_sentences)
             if picked:
@@ -116,6 +124,15 @@ class ReferenceModel:
             abstained=abstained,
             tool_calls=tool_calls,
             finish_reason="tool_calls" if tool_calls else "stop",
+        )
+
+    def _asked_for(self, request: ModelRequest, results: Sequence[ToolResult]) -> bool:
+        """Whether the question itself asks for one of the tools called (a rule matching the question names
+        it): the user wanted that action, so a refusal is for a person to handle, not for the sources."""
+        called = {result.name for result in results}
+        return any(
+            rule.match_on == "question" and rule.tool in called and rule.arguments(request) is not None
+            for rule in self.tool_rules
         )
 
     def _next_call(self, request: ModelRequest) -> ToolCall | None:
@@ -191,8 +208,11 @@ def _prose_units(text: str) -> list[str]:
     return units
 
 
-def _pick(question: str, context: Sequence[Passage], limit: int) -> list[_Sentence]:
-    """The ``limit`` most relevant sentences, best first.
+def _pick(
+    question: str, context: Sequence[Passage], limit: int, skip: Sequence[re.Pattern[str]] = ()
+) -> list[_Sentence]:
+    """The ``limit`` most relevant sentences, best first (none that a ``skip`` pattern matches: the
+    instructions that made refused calls are not repeated to the user).
 
     The context answers only if its best sentence (with its passage's heading) covers at least half of
     the question's content words: one shared word out of four ("agents" in a password article) is not an
@@ -209,7 +229,7 @@ def _pick(question: str, context: Sequence[Passage], limit: int) -> list[_Senten
         in_heading = wanted & _content_stems(passage.heading or "")
         for position, sentence in enumerate(_sentences(passage.text)):
             key = " ".join(terms(sentence))
-            if not key or key in seen:
+            if not key or key in seen or any(pattern.search(sentence) for pattern in skip):
                 continue
             seen.add(key)
             in_sentence = wanted & _content_stems(sentence)
