@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pilotgate.clock import Clock, rfc3339, utc_now
-from pilotgate.errors import PilotgateError, ToolAdapterError
+from pilotgate.errors import PilotgateError, SecretError, ToolAdapterError
 from pilotgate.receipts import Actor, AppendedReceipt, ReceiptLog, canonical_bytes, receipt_hash
 from pilotgate.store import Store
 from pilotgate.tools import ledger
@@ -259,6 +259,10 @@ class ToolExecutor:
         except ToolAdapterError as exc:
             # The adapter could not even be loaded: nothing was sent, so the outcome is a known failure.
             output = ToolOutput.error("adapter", exc.message)
+        except SecretError as exc:
+            # A credential (a secret header) could not be resolved: resolved before sending, so nothing
+            # was sent. The message names the reference, never a value.
+            output = ToolOutput.error("secret", exc.message)
         except OutcomeUnknown as exc:
             return self._unknown(record, registered, str(exc), attempt, receipts)
         except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -9,11 +10,17 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from pilotgate.spec.base import SpecModel
-from pilotgate.spec.types import Adapter, Amount, GroupName, ToolName, describe
+from pilotgate.spec.types import Adapter, Amount, GroupName, SecretReference, ToolName, describe
 
 Effect = Literal["read", "write", "external"]
 Risk = Literal["low", "medium", "high"]
 Replay = Literal["idempotent", "reconcilable", "unsafe"]
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+"""An HTTP header name (an RFC 9110 token)."""
+
+_RESERVED_HEADERS = frozenset({"idempotency-key", "content-type", "content-length", "host"})
+"""Headers pilotgate or HTTP itself sets; a tool may not replace them."""
 
 
 class ToolSpec(SpecModel):
@@ -39,6 +46,10 @@ class ToolSpec(SpecModel):
     """Groups whose users may call the tool. Empty means nobody (fail closed)."""
     args: dict[str, Any] = Field(default={"type": "object", "properties": {}})
     """JSON Schema of the call's arguments (an object schema)."""
+    secret_headers: dict[str, SecretReference] = Field(default={})
+    """For an HTTP tool or an MCP server over HTTP: request headers whose values are secret references
+    (`Authorization: env:DESK_TOOL_AUTH`; the secret holds the whole value, `Bearer ...` included). Each is
+    resolved when the tool is called, never earlier, and its value is redacted from receipts and logs."""
 
     @model_validator(mode="before")
     @classmethod
@@ -47,6 +58,39 @@ class ToolSpec(SpecModel):
         if isinstance(data, dict) and "replay" not in data and data.get("effect") == "read":
             return {**data, "replay": "idempotent"}
         return data
+
+    @field_validator("secret_headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        """Names HTTP accepts, and none that pilotgate sets itself (the idempotency key above all)."""
+        for name in value:
+            if not _HEADER_NAME.match(name):
+                raise PydanticCustomError(
+                    "pilotgate_header_name",
+                    "{name} is not an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)",
+                    {"name": describe(name)},
+                )
+            if name.lower() in _RESERVED_HEADERS:
+                raise PydanticCustomError(
+                    "pilotgate_header_reserved", "pilotgate sets the {name} header itself", {"name": name}
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _headers_need_http(self) -> ToolSpec:
+        """Only a request over HTTP carries headers; a Python or stdio tool would silently ignore them."""
+        over_http = self.adapter.startswith(("http://", "https://", "mcp:http://", "mcp:https://"))
+        if self.secret_headers and not over_http:
+            raise PydanticCustomError(
+                "pilotgate_headers_adapter",
+                "secret_headers apply to HTTP tools and MCP servers over HTTP, not to {kind}",
+                {
+                    "kind": "a Python tool"
+                    if self.adapter.startswith("python:")
+                    else "an MCP server over stdio"
+                },
+            )
+        return self
 
     @field_validator("args")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pilotgate.spec import ToolSpec
 from pilotgate.tools.adapters.base import (
     OutcomeUnknown,
@@ -30,6 +32,10 @@ def adapter_for(tool: ToolSpec, *, resolve_secret: ResolveSecret | None = None) 
     target = tool.adapter
     if target.startswith("python:"):
         return PythonAdapter.parse(target)
+    headers = dict(tool.secret_headers)
     if target.startswith(("http://", "https://")):
-        return HttpAdapter(url=target, resolve_secret=resolve_secret)
-    return McpAdapter.parse(target, default_tool=tool.name)
+        return HttpAdapter(url=target, secret_headers=headers, resolve_secret=resolve_secret)
+    adapter = McpAdapter.parse(target, default_tool=tool.name)
+    if headers:
+        adapter = replace(adapter, secret_headers=headers, resolve_secret=resolve_secret)
+    return adapter

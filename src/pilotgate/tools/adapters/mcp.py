@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ class McpAdapter:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     secret_env: Mapping[str, str] = field(default_factory=dict)
     """For stdio: environment variable -> secret reference, resolved per call and given to the server."""
+    secret_headers: Mapping[str, str] = field(default_factory=dict)
+    """For HTTP: header -> secret reference, resolved per call and sent with each request."""
     resolve_secret: ResolveSecret | None = None
     kind: str = "mcp"
 
@@ -91,7 +94,11 @@ class McpAdapter:
         result: CallToolResult | None = None
         sent = False
         try:
-            async with mcp.Client(self._server(mcp), read_timeout_seconds=self.timeout) as client:
+            async with AsyncExitStack() as stack:
+                server = await self._server(mcp, stack)
+                client = await stack.enter_async_context(
+                    mcp.Client(server, read_timeout_seconds=self.timeout)
+                )
                 sent = True
                 result = await client.call_tool(self.tool, args, meta={META_KEY: key})
         except Exception as exc:
@@ -107,18 +114,30 @@ class McpAdapter:
         assert result is not None
         return _output(result)
 
-    def _server(self, mcp: Any) -> Any:
+    async def _server(self, mcp: Any, stack: AsyncExitStack) -> Any:
         if self.url is not None:
-            return self.url
+            if not self.secret_headers:
+                return self.url
+            from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+            http = await stack.enter_async_context(create_mcp_http_client(headers=self._resolved_headers()))
+            return streamable_http_client(self.url, http_client=http)
         env = None
         if self.secret_env:
-            if self.resolve_secret is None:
-                raise ValueError("secret_env needs a resolve_secret")
             from mcp.client.stdio import get_default_environment
 
             env = {**get_default_environment()}
-            env.update({name: self.resolve_secret(ref) for name, ref in self.secret_env.items()})
+            env.update(_resolve_all(self.secret_env, self.resolve_secret, "secret_env"))
         return mcp.StdioServerParameters(command=self.command[0], args=list(self.command[1:]), env=env)
+
+    def _resolved_headers(self) -> dict[str, str]:
+        return _resolve_all(self.secret_headers, self.resolve_secret, "secret_headers")
+
+
+def _resolve_all(refs: Mapping[str, str], resolve: ResolveSecret | None, what: str) -> dict[str, str]:
+    if resolve is None:
+        raise ValueError(f"{what} needs a resolve_secret")
+    return {name: resolve(ref) for name, ref in refs.items()}
 
 
 def _output(result: CallToolResult) -> ToolOutput:
