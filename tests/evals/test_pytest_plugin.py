@@ -40,9 +40,15 @@ cases:
 """
 
 
-def test_the_plugin_is_registered_for_pytest() -> None:
-    found = [ep for ep in entry_points(group="pytest11") if ep.name == "pilotgate"]
-    assert [ep.value for ep in found] == ["pilotgate.evals.pytest_plugin"]
+PLUGIN = ("-p", "pilotgate.evals.pytest_plugin")
+"""How a suite enables the plugin (here on the command line; an ini's addopts or a conftest's
+pytest_plugins work the same way)."""
+
+
+def test_pilotgate_is_not_a_pytest11_plugin_that_every_suite_would_load() -> None:
+    """A pytest11 entry point would make pytest import pilotgate and assertion-rewrite all its modules in
+    every session on the machine (it broke the public-API tests here); the plugin is enabled by name."""
+    assert [ep for ep in entry_points(group="pytest11") if ep.value.startswith("pilotgate")] == []
 
 
 @pytest.fixture
@@ -55,7 +61,7 @@ def desk(pytester: pytest.Pytester) -> Path:
 
 
 def test_a_suite_that_names_no_pilot_is_unchanged(pytester: pytest.Pytester, desk: Path) -> None:
-    result = pytester.runpytest("-v")
+    result = pytester.runpytest("-v", *PLUGIN)
     result.assert_outcomes(passed=1)
     out = result.stdout.str()
     assert "pilot.yaml::" not in out and "eval run" not in out and "collected 1 item" in out
@@ -65,7 +71,7 @@ def test_each_case_is_one_item_and_a_failure_says_why(pytester: pytest.Pytester,
     pack = str(desk.parent / "mine.yaml")
     db = f"sqlite:///{pytester.path / 'evals.db'}"
     result = pytester.runpytest(
-        "-v", "--pilotgate-pilot", str(desk), "--pilotgate-pack", pack, "--pilotgate-db", db
+        "-v", *PLUGIN, "--pilotgate-pilot", str(desk), "--pilotgate-pack", pack, "--pilotgate-db", db
     )
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
@@ -98,7 +104,7 @@ def test_each_case_is_one_item_and_a_failure_says_why(pytester: pytest.Pytester,
 
 def test_k_selects_cases_and_only_those_run(pytester: pytest.Pytester, desk: Path) -> None:
     db = f"sqlite:///{pytester.path / 'evals.db'}"
-    args = ("--pilotgate-pilot", str(desk), "--pilotgate-pack", str(desk.parent / "mine.yaml"))
+    args = (*PLUGIN, "--pilotgate-pilot", str(desk), "--pilotgate-pack", str(desk.parent / "mine.yaml"))
     result = pytester.runpytest(*args, "--pilotgate-db", db, "-k", "smoke")  # a tag of the case
     result.assert_outcomes(passed=1, deselected=3)
     store = open_store(db)
@@ -112,7 +118,9 @@ def test_k_selects_cases_and_only_those_run(pytester: pytest.Pytester, desk: Pat
 def test_the_ini_option_runs_the_pilots_own_packs_and_junit_names_the_cases(
     pytester: pytest.Pytester, desk: Path
 ) -> None:
-    pytester.makeini("[pytest]\npilotgate_pilot = desk/pilot.yaml\n")
+    pytester.makeini(
+        "[pytest]\naddopts = -p pilotgate.evals.pytest_plugin\npilotgate_pilot = desk/pilot.yaml\n"
+    )
     result = pytester.runpytest("--junitxml=report.xml")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes["passed"] > 30  # the demo's packs, all passing
@@ -124,7 +132,7 @@ def test_the_ini_option_runs_the_pilots_own_packs_and_junit_names_the_cases(
 def test_a_broken_pack_stops_the_session_with_its_line(pytester: pytest.Pytester, desk: Path) -> None:
     bad = desk.parent / "bad.yaml"
     bad.write_text(PACK.replace("kind: contains", "kind: contians", 1), encoding="utf-8")
-    result = pytester.runpytest("--pilotgate-pilot", str(desk), "--pilotgate-pack", str(bad))
+    result = pytester.runpytest(*PLUGIN, "--pilotgate-pilot", str(desk), "--pilotgate-pack", str(bad))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*bad.yaml:9:*contians*did you mean*contains*"])
 
@@ -142,6 +150,7 @@ def test_a_release_run_is_evidence_for_it_and_a_changed_pilot_fails_every_item(
     finally:
         workspace.close()
     args = (
+        *PLUGIN,
         "--pilotgate-pilot",
         str(desk),
         "--pilotgate-db",

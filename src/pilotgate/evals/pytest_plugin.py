@@ -1,10 +1,16 @@
 """A pytest plugin: run a pilot's eval packs as tests in a team's own suite, one test item per case.
 
-Opt-in: it does nothing unless a pilot is named, with ``--pilotgate-pilot PATH`` or the ``pilotgate_pilot``
-ini option, so installing pilotgate never changes a suite that did not ask for it. Then every case of the
-pilot's packs (or of ``--pilotgate-pack`` files) becomes an item ``pilot.yaml::<case id>``; a case with
-repeats and a threshold is one item that passes when enough repeats pass. ``-k`` selects cases as usual,
-by id, category or tag (each item carries its category and tags as keywords).
+Enable it where you want it: ``pytest -p pilotgate.evals.pytest_plugin``, the same ``-p`` in the ini
+file's ``addopts``, or ``pytest_plugins = ["pilotgate.evals.pytest_plugin"]`` in a conftest.py. It is
+deliberately not a ``pytest11`` entry point: pytest imports every such plugin in every session and marks
+the whole distribution for assertion rewriting, so installing pilotgate would import all of it (seconds)
+and rewrite its modules in every suite on the machine, asked or not.
+
+Once enabled it still does nothing until a pilot is named, with ``--pilotgate-pilot PATH`` or the
+``pilotgate_pilot`` ini option. Then every case of the pilot's packs (or of ``--pilotgate-pack`` files)
+becomes an item ``pilot.yaml::<case id>``; a case with repeats and a threshold is one item that passes
+when enough repeats pass. ``-k`` selects cases as usual, by id, category or tag (each item carries its
+category and tags as keywords).
 
 The cases are run once, together, by the eval runner (``pilotgate.evals.runner.run_evals``: the real
 runtime, tools in a dry run, concurrency) when the first selected item runs, as one stored eval run over
