@@ -24,7 +24,7 @@ only for the winners.
 ``search`` is the plain ranked list. ``retrieve`` adds what a task's receipt needs: each result's provenance
 and whether it is stale (per its source's ``freshness``; ``stale: exclude`` sources are filtered in the same
 query), the losers of conflicts the result won (named only if the caller may read them, else counted),
-exact duplicates collapsed, and counts (never content) of what was withheld from the caller among the best
+exact duplicates collapsed, and counts (never content) of what was withheld from the caller among all the
 matches of the whole pilot.
 """
 
@@ -121,7 +121,7 @@ class RetrievedChunk:
 
 @dataclass(frozen=True)
 class Withheld:
-    """How many of the pilot's best matches the caller did not get, by reason (counts only)."""
+    """How many of the pilot's matches the caller did not get, by reason (counts only)."""
 
     restricted: int = 0
     """The caller's groups may not read them (or nobody may: a missing ACL)."""
@@ -130,7 +130,7 @@ class Withheld:
     stale: int = 0
     """Older than a ``stale: exclude`` source allows."""
     window: int = 0
-    """How many of the pilot's best matches (by rank, regardless of the caller) were examined."""
+    """How many of the pilot's matches (regardless of the caller) were examined: all of them."""
 
     def json(self) -> dict[str, int]:
         return {
@@ -184,10 +184,6 @@ RANKERS = {"sqlite": "sqlite-fts5-bm25", "postgresql": "postgresql-ts_rank_cd"}
 
 DUPLICATE_SLACK = 5
 """Extra results ``retrieve`` ranks so that collapsing exact duplicates still fills ``limit``."""
-
-AUDIT_WINDOW = 20
-"""``retrieve`` examines at least this many of the pilot's best matches (4 x limit if more) for
-``withheld``."""
 
 _SQLITE_RANKED = """
 SELECT chunks_fts.rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score
@@ -271,7 +267,7 @@ def retrieve(
     """``search``, plus provenance, freshness, conflict notes, duplicate collapsing and withheld counts.
 
     ``registry`` gives each source's freshness rule (``SourceRegistry.from_spec(spec.sources)``); ``now``
-    is when freshness is judged (default: the wall clock). With ``audit`` the pilot's best matches
+    is when freshness is judged (default: the wall clock). With ``audit`` all the pilot's matches
     (regardless of the caller) are examined to count what was withheld from the caller and why.
     """
     registry = registry or SourceRegistry()
@@ -302,7 +298,7 @@ def retrieve(
     results = _annotate(conn, pilot, kept, wanted, cutoffs)
     withheld = Withheld()
     if audit and words and limit > 0 and (sources is None or sources):
-        withheld = _audit(conn, pilot, words, wanted, limit, sources, excluded, {c.chunk_id for c in results})
+        withheld = _audit(conn, pilot, words, wanted, sources, excluded, {c.chunk_id for c in results})
     return Retrieval(
         query=query,
         terms=tuple(words),
@@ -457,26 +453,29 @@ def _conflict_notes(
 
 _SQLITE_AUDIT = """
 SELECT c.id, c.superseded, c.source, c.content_at, d.read_groups
-FROM (
-  SELECT rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score FROM chunks_fts
-  WHERE chunks_fts MATCH :match{permitted}
-  ORDER BY score DESC, rowid LIMIT :window
-) AS top
-JOIN chunks AS c ON c.rowid = top.rid
+FROM chunks_fts
+JOIN chunks AS c ON c.rowid = chunks_fts.rowid
 JOIN documents AS d ON d.id = c.document_id
+WHERE chunks_fts MATCH :match{permitted}
 """
+"""Every match of the pilot, unranked (no bm25): the audit counts, it does not choose."""
 
 _POSTGRESQL_AUDIT = """
-SELECT c.id, c.superseded, c.source, c.content_at, d.read_groups
+SELECT count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND NOT readable),
+       count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND readable AND c.superseded),
+       count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND readable AND NOT c.superseded AND {stale}),
+       count(*)
 FROM (
-  SELECT c.id AS chunk_id, ts_rank_cd(CAST(:weights AS float4[]), c.tsv, q.query) AS score
-  FROM chunks AS c CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
+  SELECT c.id, c.superseded, c.source, c.content_at,
+         CAST(d.read_groups AS jsonb) ?| CAST(:groups AS text[]) AS readable
+  FROM chunks AS c
+  CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
+  JOIN documents AS d ON d.id = c.document_id
   WHERE c.tsv @@ q.query AND numnode(q.query) > 0 AND c.pilot = :pilot AND c.active{sources}
-  ORDER BY score DESC, c.id LIMIT :window
-) AS top
-JOIN chunks AS c ON c.id = top.chunk_id
-JOIN documents AS d ON d.id = c.document_id
+) AS c
 """
+"""The same on PostgreSQL, counted in the query: ranking every match (``ts_rank_cd``) only to keep the best
+few cost more than counting them all (the GIN index finds the matches; counts need no order)."""
 
 
 def _audit(
@@ -484,15 +483,12 @@ def _audit(
     pilot: str,
     words: Sequence[str],
     groups: Sequence[str],
-    limit: int,
     sources: Sequence[str] | None,
     excluded: dict[str, str],
     returned: set[str],
 ) -> Withheld:
-    """Rank the pilot's matches regardless of the caller; count those withheld from the caller, by reason."""
-    window = max(AUDIT_WINDOW, 4 * limit)
-    params: dict[str, object] = {"window": window}
-    bind = []
+    """Count the pilot's matches (regardless of the caller, unranked) withheld from the caller, by reason."""
+    params: dict[str, object] = {}
     if conn.dialect.name == "sqlite":
         match = "{heading text}: " + fts5_terms(words)
         permitted = match + " AND acl: " + any_of([pilot_token(pilot)])
@@ -503,31 +499,63 @@ def _audit(
         # no other pilot needs no such filter, and intersecting with a posting list as long as the corpus
         # would cost more than the rest of the audit.
         narrow = sources is not None or _other_pilots(conn, pilot)
-        clause = "\n    AND +rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted)"
+        clause = (
+            "\n  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted)"
+        )
         statement = text(_SQLITE_AUDIT.format(permitted=clause if narrow else ""))
         if not narrow:
             del params["permitted"]
     else:
-        params.update(pilot=pilot, match=websearch_query(words), weights=_POSTGRESQL_WEIGHTS)
-        clause = ""
-        if sources is not None:
-            clause = " AND c.source IN :sources"
-            params["sources"] = sorted(set(sources))
-            bind.append(bindparam("sources", expanding=True))
-        statement = text(_POSTGRESQL_AUDIT.format(sources=clause)).bindparams(*bind)
+        return _count_withheld(conn, pilot, words, groups, sources, excluded, returned)
     caller = set(groups)
+    readable: dict[str, bool] = {}
     restricted = superseded = stale = examined = 0
     for chunk, is_superseded, source, content_at, read_groups in conn.execute(statement, params):
         examined += 1
         if chunk in returned:
             continue
-        if not caller & set(json.loads(read_groups)):
+        if read_groups not in readable:
+            readable[read_groups] = bool(caller & set(json.loads(read_groups)))
+        if not readable[read_groups]:
             restricted += 1
         elif is_superseded:
             superseded += 1
         elif source in excluded and content_at is not None and content_at < excluded[source]:
             stale += 1
     return Withheld(restricted=restricted, superseded=superseded, stale=stale, window=examined)
+
+
+def _count_withheld(
+    conn: Connection,
+    pilot: str,
+    words: Sequence[str],
+    groups: Sequence[str],
+    sources: Sequence[str] | None,
+    excluded: dict[str, str],
+    returned: set[str],
+) -> Withheld:
+    """PostgreSQL: count the pilot's matches withheld from the caller, by reason, in one unranked query."""
+    params: dict[str, object] = {
+        "pilot": pilot,
+        "match": websearch_query(words),
+        "groups": sorted(set(groups)),
+        "returned": sorted(returned),
+    }
+    clause = ""
+    if sources is not None:
+        clause = " AND c.source = ANY(:sources)"
+        params["sources"] = sorted(set(sources))
+    stale = "false"
+    if excluded:
+        parts = []
+        for index, (name, cutoff) in enumerate(sorted(excluded.items())):
+            params[f"stale_source_{index}"] = name
+            params[f"stale_before_{index}"] = cutoff
+            parts.append(f"(c.source = :stale_source_{index} AND c.content_at < :stale_before_{index})")
+        stale = "(" + " OR ".join(parts) + ")"
+    statement = text(_POSTGRESQL_AUDIT.format(sources=clause, stale=stale))
+    restricted, superseded, stale_count, examined = conn.execute(statement, params).one()
+    return Withheld(restricted=restricted, superseded=superseded, stale=stale_count, window=examined)
 
 
 def _other_pilots(conn: Connection, pilot: str) -> bool:
