@@ -82,6 +82,9 @@ class OpenAICompatibleClient:
         self.instructions = instructions
         self.timer = timer
         self._secret = api_key or ""
+        from openai.types.chat import ChatCompletion
+
+        self._completion_type = ChatCompletion
         self._client: OpenAI = OpenAI(
             api_key=api_key or KEYLESS,
             base_url=base_url,
@@ -140,7 +143,14 @@ class OpenAICompatibleClient:
             options["max_tokens"] = request.max_output_tokens
         started = self.timer()
         try:
-            completion = self._client.chat.completions.create(model=self.model, messages=sent, **options)  # type: ignore[arg-type]
+            # The SDK's own client (auth, base URL, status errors, parsing into ChatCompletion) without
+            # ``chat.completions.create``'s transform of the body against its TypedDicts: our body is
+            # plain JSON already, and the transform cost ~0.5 ms of CPU a call (measured), a third of it all.
+            completion = self._client.post(
+                "/chat/completions",
+                cast_to=self._completion_type,
+                body={"model": self.model, "messages": sent, **options},
+            )
         except Exception as exc:  # every SDK failure becomes one named, scrubbed error
             self._fail(exc)
         latency_ms = round((self.timer() - started) * 1000, 3)
