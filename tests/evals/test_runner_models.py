@@ -12,7 +12,15 @@ import runner_tools
 from runner_pilot import openai_models, write_runner_pilot
 from sqlalchemy import func, select
 
-from doubles.openai_server import OpenAIServerDouble, RecordedRequest, Reply, closed_port_url, text, tool_call
+from doubles.openai_server import (
+    OpenAIServerDouble,
+    RecordedRequest,
+    Reply,
+    closed_port_url,
+    error,
+    text,
+    tool_call,
+)
 from pilotgate.evals.cache import clear_cache
 from pilotgate.evals.runner import RunStats, run_evals
 from pilotgate.evals.runs import CaseResult
@@ -194,3 +202,26 @@ def test_many_tasks_at_once(tmp_path: Path, store_url: str) -> None:
             assert count == 40 and report.ok, report.failure
         finally:
             ws.close()
+
+
+def test_a_judge_that_stays_down_is_not_asked_for_every_case(
+    tmp_path: Path, model: OpenAIServerDouble
+) -> None:
+    judged = "".join(
+        f"  - id: j{n}\n    input: How long do I have to return shoes? ({n})\n    user: alice\n"
+        "    category: golden\n    assert:\n      - {kind: judge, rubric: States the window.}\n"
+        for n in range(6)
+    )
+    with OpenAIServerDouble(default=error(503)) as judge_down:
+        ws = _open(tmp_path, model.base_url, judge_down.base_url, pack="cases:\n" + judged)
+        try:
+            run = run_evals(ws, concurrency=1, backoff=NO_BACKOFF)
+        finally:
+            ws.close()
+        # three judged cases, each tried twice (routing.retries = 1); then the judge is left alone
+        assert len(judge_down.requests) == 6
+    assert run.state == "complete" and len(run.results) == 6
+    for result in run.results:
+        (graded,) = result.assertions
+        assert graded.error and not graded.passed and not result.passed
+    assert sum("is down" in r.assertions[0].message for r in run.results) == 3

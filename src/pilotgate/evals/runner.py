@@ -32,7 +32,7 @@ from pilotgate.evals.assertions import (
     evaluate_case,
     unreadable_sources,
 )
-from pilotgate.evals.assertions.judge import Judge
+from pilotgate.evals.assertions.judge import Grade, Judge, JudgeError
 from pilotgate.evals.cache import CachedModel, CacheStats, model_identity
 from pilotgate.evals.observation import observation_from_receipts
 from pilotgate.evals.packs import EvalSuite, load_packs
@@ -268,6 +268,47 @@ class _Worker:
             )
 
 
+JUDGE_BREAKER_FAILURES = 3
+"""After this many judge failures in a row, judge assertions fail at once (the judge is down) ..."""
+JUDGE_BREAKER_SECONDS = 30.0
+"""... for this long; then one call probes the judge again."""
+
+
+@dataclass
+class _JudgeBreaker:
+    """A judge that is down several times in a row is not asked again for a while: each judged case would
+    otherwise wait out the router's retries and backoff. Its assertions are errors either way. (A reply
+    that is not a verdict is the judge's answer, not an outage: it does not count.)"""
+
+    judge: Judge
+    timer: Callable[[], float] = time.monotonic
+    failures: int = 0
+    open_until: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def grade(self, case: Any, answer: str, rubric: str) -> Grade:
+        with self._lock:
+            if self.failures >= JUDGE_BREAKER_FAILURES and self.timer() < self.open_until:
+                raise JudgeError(
+                    f"the judge model is down ({self.failures} failures in a row); asked again after "
+                    f"{JUDGE_BREAKER_SECONDS:.0f} s",
+                    down=True,
+                )
+        try:
+            grade = self.judge.grade(case, answer, rubric)
+        except JudgeError as exc:
+            if not exc.down:
+                raise
+            with self._lock:
+                self.failures += 1
+                if self.failures >= JUDGE_BREAKER_FAILURES:
+                    self.open_until = self.timer() + JUDGE_BREAKER_SECONDS
+            raise
+        with self._lock:
+            self.failures = 0
+        return grade
+
+
 def _judge_router(
     runtime: Runtime, workspace: Workspace, wrap: Callable[[str, Model], Model] | None, backoff: Backoff
 ) -> Router | None:
@@ -366,7 +407,7 @@ def run_evals(
     try:
         if judge is None:
             judge_router = _judge_router(runtime, workspace, wrap, backoff)
-            judge = ModelJudge(judge_router) if judge_router is not None else None
+            judge = _JudgeBreaker(ModelJudge(judge_router)) if judge_router is not None else None
         if isinstance(planned, StoredRun):
             run = planned
         else:

@@ -41,7 +41,11 @@ class Grade:
 
 
 class JudgeError(Exception):
-    """The judge could not grade: it is down, or its reply is not a verdict."""
+    """The judge could not grade: it is down (``down``), or its reply is not a verdict."""
+
+    def __init__(self, message: str, *, down: bool = False) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 class Judge(Protocol):
@@ -89,6 +93,6 @@ class ModelJudge:
         try:
             routed = self.router.route(ModelRequest(question=question, instructions=self.instructions))
         except ModelError as exc:
-            raise JudgeError(f"the judge model could not answer: {exc}") from None
+            raise JudgeError(f"the judge model could not answer: {exc}", down=True) from None
         passed, score, reasoning = parse_grade(routed.response.text)
         return Grade(passed, score, reasoning, model=routed.model, cost=routed.cost.amount)
