@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,12 @@ RunArg = Annotated[str, typer.Argument(help="An eval run id.", show_default=Fals
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def _money(value: Decimal) -> str:
+    """A cost for the table: at most six decimals (a mean can have many), no trailing zeros."""
+    text = f"{value.quantize(Decimal('0.000001')):f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 def _ms(value: float | None) -> str:
@@ -265,7 +272,7 @@ def print_run(run: StoredRun) -> None:
         table.add_column(column, justify="left" if column == "category" else "right")
 
     def row(name: str, m: Metrics) -> None:
-        cost = "–" if m.cost_per_case is None else str(m.cost_per_case)
+        cost = "–" if m.cost_per_case is None else _money(m.cost_per_case)
         colour = "green" if m.cases and m.passed == m.cases else "red"
         passed = f"[{colour}]{m.passed}/{m.cases}[/]"
         table.add_row(name, passed, _pct(m.pass_rate), _ms(m.latency_p50), _ms(m.latency_p95), cost)
