@@ -14,7 +14,9 @@ ranks over that many. Two task shapes:
 
 For each task: total wall time, and model time = the wall time spent inside ``Router.route`` (the openai
 SDK, HTTP and the server's fixed latency). Overhead = total - model: pilotgate's own time (retrieval,
-policy, the tool, receipts, commits, the task row). It prints tasks/s and overhead p50 / p95 on SQLite
+policy, the tool, receipts, commits, the task row). CPU is the running thread's CPU time (the server
+double runs in another thread), outside the router (pilotgate) and inside it (the model client).
+It prints tasks/s, overhead p50 / p95 and CPU p50 on SQLite
 (a file, WAL, synchronous=FULL) and on PostgreSQL (``--pg`` or PILOTGATE_BENCH_POSTGRES_URL /
 PILOTGATE_TEST_POSTGRES_URL; skipped with a note when absent).
 
@@ -32,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +94,18 @@ def make_pilot(root: Path, base_url: str, chunks: int) -> None:
 
 
 @contextmanager
-def timed_router(runtime: Runtime) -> Iterator[list[float]]:
-    """Record the wall time of every ``Router.route`` call (the model's time, SDK and HTTP included)."""
-    spent: list[float] = []
+def timed_router(runtime: Runtime) -> Iterator[list[tuple[float, float]]]:
+    """Record the wall time and this thread's CPU time of every ``Router.route`` call (the model's time:
+    the openai SDK, HTTP and the server's latency)."""
+    spent: list[tuple[float, float]] = []
     original = runtime.router.route
 
     def route(*args: Any, **kwargs: Any) -> Any:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         try:
             return original(*args, **kwargs)
         finally:
-            spent.append(time.perf_counter() - began)
+            spent.append((time.perf_counter() - began, time.thread_time() - cpu))
 
     runtime.router.route = route  # type: ignore[method-assign]
     try:
@@ -115,10 +119,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@dataclass
+class ShapeRun:
+    """What one shape's tasks measured, per task in ms."""
+
+    rate: float
+    overhead: list[float] = field(default_factory=list)
+    """Wall time minus the time inside the router."""
+    cpu: list[float] = field(default_factory=list)
+    """The running thread's CPU time outside the router: pilotgate's own work."""
+    model_cpu: list[float] = field(default_factory=list)
+    """The running thread's CPU time inside the router: the openai SDK and HTTP."""
+    receipts: int = 0
+
+
 def run_shape(
     runtime: Runtime, server: OpenAIServerDouble, shape: str, tasks: int, latency: float
-) -> tuple[float, list[float], int]:
-    """Run ``tasks`` tasks of one shape; tasks/s, overheads in ms, receipts per task."""
+) -> ShapeRun:
+    """Run ``tasks`` tasks of one shape, one after another."""
     rng = random.Random(SEED)
 
     def script() -> list[Reply]:
@@ -129,21 +147,24 @@ def run_shape(
         ask = tool_reply("lookup_order", {"order_id": "100200"}, call_id="c1")
         return [Reply(ask.status, ask.body, latency, ask.headers), answer]
 
-    overheads: list[float] = []
-    receipts = 0
+    measured = ShapeRun(rate=0.0)
     with timed_router(runtime) as model_times:
         began = time.perf_counter()
         for _ in range(tasks):
             server.reply(*script())
             question = f"Where is my order 100200? {' '.join(rng.sample(WORDS[200:20_000], 3))}"
             before = len(model_times)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             result = runtime.run(question, user="bob")
-            total = time.perf_counter() - started
-            overheads.append((total - sum(model_times[before:])) * 1000)
-            receipts = len(result.receipts)
-        elapsed = time.perf_counter() - began
-    return tasks / elapsed, overheads, receipts
+            total, used = time.perf_counter() - started, time.thread_time() - cpu
+            model_wall = sum(wall for wall, _ in model_times[before:])
+            model_cpu = sum(spent for _, spent in model_times[before:])
+            measured.overhead.append((total - model_wall) * 1000)
+            measured.cpu.append((used - model_cpu) * 1000)
+            measured.model_cpu.append(model_cpu * 1000)
+            measured.receipts = len(result.receipts)
+        measured.rate = tasks / (time.perf_counter() - began)
+    return measured
 
 
 def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: int) -> None:
@@ -160,12 +181,13 @@ def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: in
             with runtime:
                 run_shape(runtime, server, "tool", 20, latency_ms / 1000)  # warm up
                 for shape in ("tool", "answer"):
-                    rate, overheads, receipts = run_shape(runtime, server, shape, tasks, latency_ms / 1000)
-                    p50, p95 = statistics.median(overheads), percentile(overheads, 0.95)
+                    got = run_shape(runtime, server, shape, tasks, latency_ms / 1000)
+                    p50, p95 = statistics.median(got.overhead), percentile(got.overhead, 0.95)
                     print(
-                        f"  {shape:6} {rate:7.1f} tasks/s  overhead p50 {p50:6.2f} ms  "
-                        f"p95 {p95:6.2f} ms  ({receipts} receipts per task, "
-                        f"model latency {latency_ms:g} ms per call)"
+                        f"  {shape:6} {got.rate:7.1f} tasks/s  overhead p50 {p50:6.2f} ms  "
+                        f"p95 {p95:6.2f} ms  CPU p50 {statistics.median(got.cpu):5.2f} ms "
+                        f"+ model client {statistics.median(got.model_cpu):5.2f} ms  "
+                        f"({got.receipts} receipts per task, model latency {latency_ms:g} ms per call)"
                     )
         finally:
             workspace.close()
