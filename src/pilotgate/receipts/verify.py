@@ -357,6 +357,9 @@ def _diagnose(
     content_seq = record.get("seq")
     if content_seq != i:
         if isinstance(content_seq, int) and content_seq == i - 1:
+            if record.get("prev") == prev:
+                # It links to receipt i-1 as receipt i must: its seq field was rewritten, not a copy inserted.
+                return Failure("content_changed", i, f"receipt {i} claims seq {content_seq}")
             return Failure("inserted", i - 1, f"two receipts claim seq {i - 1}: one of them was inserted")
         following = next(rows, None)
         following_seq = _content(_as_bytes(following[6])).get("seq") if following is not None else None
