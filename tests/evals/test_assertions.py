@@ -198,15 +198,21 @@ def judge_server() -> Iterator[OpenAIServerDouble]:
         yield server
 
 
-def _judge(server: OpenAIServerDouble) -> ModelJudge:
+@pytest.fixture
+def judge(judge_server: OpenAIServerDouble) -> Iterator[ModelJudge]:
+    """A judge behind the OpenAI-compatible test double; its client is closed after the test."""
     client = OpenAICompatibleClient(
-        name="judge", base_url=server.base_url, model="gpt-4o-mini", api_key="sk-test", timeout=2
+        name="judge", base_url=judge_server.base_url, model="gpt-4o-mini", api_key="sk-test", timeout=2
     )
-    return ModelJudge(Router([Route("judge", client)], retries=0, backoff=NO_BACKOFF))
+    router = Router([Route("judge", client)], retries=0, backoff=NO_BACKOFF)
+    try:
+        yield ModelJudge(router)
+    finally:
+        router.close()
 
 
 def test_judge_grades_through_the_openai_double_and_records_reasoning(
-    judge_server: OpenAIServerDouble,
+    judge_server: OpenAIServerDouble, judge: ModelJudge
 ) -> None:
     judge_server.reply(
         text(
@@ -215,7 +221,7 @@ def test_judge_grades_through_the_openai_double_and_records_reasoning(
         text('{"passed": true, "score": 0.3, "reasoning": "Vague."}'),
     )
     c = case({"kind": "judge", "rubric": "States the return window", "min_score": 0.5})
-    ctx = EvalContext(judge=_judge(judge_server))
+    ctx = EvalContext(judge=judge)
     (good,) = evaluate_case(c, SEEN, ctx)
     assert good.passed and good.details["reasoning"] == "States the 30-day window and cites it."
     assert good.details["model"] == "judge" and good.details["score"] == 0.9
@@ -225,10 +231,12 @@ def test_judge_grades_through_the_openai_double_and_records_reasoning(
     assert "States the return window" in sent[-1]["content"] and SEEN.answer in sent[-1]["content"]
 
 
-def test_judge_down_or_nonsense_fails_the_assertion(judge_server: OpenAIServerDouble) -> None:
+def test_judge_down_or_nonsense_fails_the_assertion(
+    judge_server: OpenAIServerDouble, judge: ModelJudge
+) -> None:
     judge_server.reply(error(400), text("I think it's fine"))
     c = case({"kind": "judge", "rubric": "polite"})
-    ctx = EvalContext(judge=_judge(judge_server))
+    ctx = EvalContext(judge=judge)
     (down,) = evaluate_case(c, SEEN, ctx)
     assert not down.passed and down.error and "could not answer" in down.message
     (nonsense,) = evaluate_case(c, SEEN, ctx)
