@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from models_helpers import CANARY_KEY, LOOKUP_TOOL, REFUND_TOOL, REFUNDS, RETURNS, TIMEOUT
@@ -75,7 +76,7 @@ def test_it_sends_the_key_the_passages_as_untrusted_data_and_the_question(
     (request,) = openai_server.requests
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {CANARY_KEY}"
-    assert request.headers["x-stainless-retry-count"] == "0"
+    assert request.headers["content-type"] == "application/json"
     assert request.body["model"] == "gpt-4o-mini"
     assert "tools" not in request.body
     system, user = request.messages
@@ -206,6 +207,26 @@ def test_http_errors_name_the_status_and_whether_to_retry(
     assert (failure.status, failure.retryable, failure.model) == (status, retryable, "primary")
     assert f"HTTP {status}" in str(failure) and "upstream says no" in failure.cause
     assert failure.hint
+
+
+def test_a_failing_call_is_sent_once_retrying_is_the_routers(
+    client: OpenAICompatibleClient, openai_server: OpenAIServerDouble
+) -> None:
+    openai_server.reply(error(503, "busy"), text("second"))
+    with pytest.raises(ModelHTTPError):
+        client.complete(ASK)
+    assert len(openai_server.requests) == 1
+    assert client.complete(ASK).text == "second"
+
+
+def test_many_threads_share_the_client(
+    client: OpenAICompatibleClient, openai_server: OpenAIServerDouble
+) -> None:
+    """The eval runner calls one client from many threads: each gets its own reply, none is lost."""
+    openai_server.respond = lambda request: text(f"echo {request.messages[-1]['content']}")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: client.complete(ModelRequest(question=f"q{n}")).text, range(40)))
+    assert answers == [f"echo q{n}" for n in range(40)]
 
 
 def test_a_slow_server_times_out(client: OpenAICompatibleClient, openai_server: OpenAIServerDouble) -> None:

@@ -1,15 +1,18 @@
 """A model behind any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
 
-It talks through the openai SDK with the SDK's own retries off (``max_retries=0``): retrying, backoff and
-fallback belong to the router, which sees every attempt and records it. The API key comes from a secret
-reference, resolved once when the client is built; it is only ever handed to the SDK, and every error
-message is scrubbed of it, since a server may echo what it was sent.
+It POSTs the chat-completions body itself, over urllib3's thread-safe connection pool
+(``pilotgate.models.transport``), and reads the JSON reply as plain data: the openai SDK's request and
+response machinery cost several times the request's own CPU, and the eval runner makes thousands of calls
+on one core (measured, docs/models.md). Nothing is retried here: retrying, backoff and fallback belong to
+the router, which sees every attempt and records it. The API key comes from a secret reference, resolved
+once when the client is built; it only ever goes into the Authorization header, and every error message is
+scrubbed of it, since a server may echo what it was sent.
 
-Failures become named errors that say which model failed and why: ``ModelTimeoutError``,
-``ModelConnectionError``, ``ModelHTTPError`` (with the status) and ``ModelReplyError`` (a body that is not
-a chat completion, or tool arguments that are not a JSON object). A tool the request did not offer is not
-an error: the call is kept as asked and its name listed in ``ModelResponse.unknown_tools``, so the runtime
-refuses it and the receipt shows what the model tried.
+Failures become named errors that say which model failed and why, as they did under the SDK:
+``ModelTimeoutError``, ``ModelConnectionError``, ``ModelHTTPError`` (with the status) and
+``ModelReplyError`` (a body that is not a chat completion, or tool arguments that are not a JSON object).
+A tool the request did not offer is not an error: the call is kept as asked and its name listed in
+``ModelResponse.unknown_tools``, so the runtime refuses it and the receipt shows what the model tried.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 from pilotgate.errors import (
@@ -25,22 +28,21 @@ from pilotgate.errors import (
     ModelHTTPError,
     ModelReplyError,
     ModelTimeoutError,
-    ModelUnavailableError,
 )
 from pilotgate.models import prompt
 from pilotgate.models.base import FinishReason, ModelRequest, ModelResponse
 from pilotgate.models.calls import ToolCall
 from pilotgate.models.reference import approximate_tokens
+from pilotgate.models.transport import JsonPoster, Reply, TransportDown, TransportTimeout
 from pilotgate.spec.sections.llm import OpenAICompatibleModel as OpenAICompatibleSpec
-
-if TYPE_CHECKING:
-    from openai import OpenAI
 
 PROVIDER = "openai-compatible"
 
+USER_AGENT = "pilotgate"
+
 KEYLESS = "pilotgate-no-key"
 """Sent as the bearer token when no `api_key` is declared (local servers ignore it). Passing it keeps the
-SDK from picking up an ambient ``OPENAI_API_KEY`` and sending it to whatever ``base_url`` says."""
+client from ever sending an ambient ``OPENAI_API_KEY`` to whatever ``base_url`` says (the SDK read it)."""
 
 REDACTED = "[redacted]"
 
@@ -73,8 +75,6 @@ class OpenAICompatibleClient:
         instructions: str = prompt.DEFAULT_INSTRUCTIONS,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        from openai import OpenAI  # the SDK takes ~0.4 s to import: only pilots that use it pay for it
-
         self._name = name
         self.base_url = base_url
         self.model = model
@@ -82,14 +82,10 @@ class OpenAICompatibleClient:
         self.instructions = instructions
         self.timer = timer
         self._secret = api_key or ""
-        from openai.types.chat import ChatCompletion
-
-        self._completion_type = ChatCompletion
-        self._client: OpenAI = OpenAI(
-            api_key=api_key or KEYLESS,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,
+        self._poster = JsonPoster(
+            base_url,
+            {"Authorization": f"Bearer {api_key or KEYLESS}", "User-Agent": USER_AGENT},
+            timeout,
         )
 
     @classmethod
@@ -124,8 +120,8 @@ class OpenAICompatibleClient:
         )
 
     def close(self) -> None:
-        """Close the SDK's HTTP connections."""
-        self._client.close()
+        """Close the pooled HTTP connections."""
+        self._poster.close()
 
     def __enter__(self) -> OpenAICompatibleClient:
         return self
@@ -136,57 +132,71 @@ class OpenAICompatibleClient:
     def complete(self, request: ModelRequest) -> ModelResponse:
         """One chat completion; a failure raises a ModelUnavailableError naming this model and the cause."""
         sent = prompt.messages(request, self.instructions)
-        options: dict[str, Any] = {}
+        body: dict[str, Any] = {"model": self.model, "messages": sent}
         if request.tools:
-            options["tools"] = prompt.tools(request)
+            body["tools"] = prompt.tools(request)
         if request.max_output_tokens is not None:
-            options["max_tokens"] = request.max_output_tokens
+            body["max_tokens"] = request.max_output_tokens
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         started = self.timer()
         try:
-            # The SDK's own client (auth, base URL, status errors, parsing into ChatCompletion) without
-            # ``chat.completions.create``'s transform of the body against its TypedDicts: our body is
-            # plain JSON already, and the transform cost ~0.5 ms of CPU a call (measured), a third of it all.
-            completion = self._client.post(
-                "/chat/completions",
-                cast_to=self._completion_type,
-                body={"model": self.model, "messages": sent, **options},
-            )
-        except Exception as exc:  # every SDK failure becomes one named, scrubbed error
-            self._fail(exc)
+            reply = self._poster.post("/chat/completions", data)
+        except TransportTimeout as exc:
+            raise self._timeout_error(str(exc)) from None
+        except TransportDown as exc:
+            raise self._connection_error(str(exc)) from None
         latency_ms = round((self.timer() - started) * 1000, 3)
-        return self._read(completion, request, sent, latency_ms)
+        if reply.status >= 300:
+            raise self._status_error(reply) from None
+        return self._read(self._decode(reply), request, sent, latency_ms)
+
+    def _decode(self, reply: Reply) -> Any:
+        """The reply's JSON; a body that is not JSON is a reply error. A body sent as something other than
+        JSON (an HTML page from a gateway) is read as no completion at all, as the SDK read it."""
+        if "json" not in reply.content_type.lower():
+            return None
+        try:
+            return json.loads(reply.body)
+        except ValueError as exc:
+            raise self._reply_error(f"the body is not valid JSON: {exc}") from None
 
     def _read(
         self, completion: Any, request: ModelRequest, sent: list[dict[str, Any]], latency_ms: float
     ) -> ModelResponse:
-        choices = getattr(completion, "choices", None)
+        choices = completion.get("choices") if isinstance(completion, dict) else None
         if not isinstance(choices, list) or not choices:
-            raise self._reply_error("the reply is not a chat completion (no choices)")
-        message = getattr(choices[0], "message", None)
-        if message is None:
-            raise self._reply_error("the reply's first choice has no message")
-        text = getattr(message, "content", None) or getattr(message, "refusal", None) or ""
-        calls = tuple(self._tool_call(call) for call in getattr(message, "tool_calls", None) or ())
+            raise self._reply_error("the reply is not a chat completion (no choices)") from None
+        first = choices[0] if isinstance(choices[0], dict) else {}
+        message = first.get("message")
+        if not isinstance(message, dict):
+            raise self._reply_error("the reply's first choice has no message") from None
+        text = _text(message.get("content")) or _text(message.get("refusal"))
+        raw_calls = message.get("tool_calls") or []
+        if not isinstance(raw_calls, list):
+            raise self._reply_error("the reply's tool_calls is not a list") from None
+        calls = tuple(self._tool_call(call) for call in raw_calls)
         text, citations = prompt.cite(text, request.context)
-        usage = getattr(completion, "usage", None)
-        input_tokens = getattr(usage, "prompt_tokens", None)
-        output_tokens = getattr(usage, "completion_tokens", None)
-        estimated = not isinstance(input_tokens, int) or not isinstance(output_tokens, int)
+        usage = completion.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        input_tokens = usage.get("prompt_tokens")
+        output_tokens = usage.get("completion_tokens")
+        estimated = not _is_count(input_tokens) or not _is_count(output_tokens)
         if estimated:
             input_tokens = sum(approximate_tokens(json.dumps(m.get("content") or "")) for m in sent)
             output_tokens = approximate_tokens(text) + sum(
                 approximate_tokens(json.dumps(c.as_dict())) for c in calls
             )
-        reason = getattr(choices[0], "finish_reason", None)
-        finish: FinishReason = _FINISH_REASONS.get(reason or "", "other")
+        reason = first.get("finish_reason")
+        finish: FinishReason = _FINISH_REASONS.get(reason if isinstance(reason, str) else "", "other")
         if calls and finish == "stop":
             finish = "tool_calls"
+        answered_by = completion.get("model")
         return ModelResponse(
             text=text,
             citations=citations,
             input_tokens=int(input_tokens or 0),
             output_tokens=int(output_tokens or 0),
-            model=str(getattr(completion, "model", None) or self.model),
+            model=str(answered_by or self.model),
             provider=PROVIDER,
             latency_ms=latency_ms,
             tool_calls=calls,
@@ -196,18 +206,20 @@ class OpenAICompatibleClient:
         )
 
     def _tool_call(self, call: Any) -> ToolCall:
-        function = getattr(call, "function", None)
-        name = getattr(function, "name", None)
-        if getattr(call, "type", "function") != "function" or not isinstance(name, str) or not name:
-            raise self._reply_error("a tool call in the reply is not a function call with a name")
-        raw = getattr(function, "arguments", None) or "{}"
+        call = call if isinstance(call, dict) else {}
+        function = call.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if (call.get("type") or "function") != "function" or not isinstance(name, str) or not name:
+            raise self._reply_error("a tool call in the reply is not a function call with a name") from None
+        assert isinstance(function, dict)
+        raw = function.get("arguments") or "{}"
         try:
             arguments = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError as exc:
             raise self._reply_error(f"malformed tool arguments for {name!r}: {exc}") from None
         if not isinstance(arguments, Mapping):
-            raise self._reply_error(f"malformed tool arguments for {name!r}: not a JSON object")
-        return ToolCall(id=str(getattr(call, "id", None) or ""), name=name, arguments=dict(arguments))
+            raise self._reply_error(f"malformed tool arguments for {name!r}: not a JSON object") from None
+        return ToolCall(id=str(call.get("id") or ""), name=name, arguments=dict(arguments))
 
     def _reply_error(self, cause: str) -> ModelReplyError:
         cause = self._scrub(cause)
@@ -218,42 +230,35 @@ class OpenAICompatibleClient:
             hint="check that base_url points at a chat-completions endpoint that supports tools",
         )
 
-    def _fail(self, exc: Exception) -> NoReturn:
-        """Raise the named error for an SDK failure, scrubbed of the key, without the SDK's exception chain
-        (it holds the request, headers included)."""
-        import openai
+    def _timeout_error(self, reason: str) -> ModelTimeoutError:
+        return ModelTimeoutError(
+            f"{self._where()}: no reply within {self.timeout:g} s",
+            model=self._name,
+            cause=self._scrub(reason or "timed out"),
+            hint=f"check the server, or raise `timeout` of model {self._name!r} in pilot.yaml",
+        )
 
-        where = self._where()
-        cause = self._scrub(str(exc) or type(exc).__name__)
-        if isinstance(exc, openai.APITimeoutError):
-            raise ModelTimeoutError(
-                f"{where}: no reply within {self.timeout:g} s",
-                model=self._name,
-                cause=cause,
-                hint=f"check the server, or raise `timeout` of model {self._name!r} in pilot.yaml",
-            ) from None
-        if isinstance(exc, openai.APIConnectionError):
-            raise ModelConnectionError(
-                f"{where}: cannot connect: {cause}",
-                model=self._name,
-                cause=cause,
-                hint=f"is the server at {_shown(self.base_url)} running and reachable?",
-            ) from None
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            raise ModelHTTPError(
-                f"{where}: HTTP {status}: {cause}",
-                model=self._name,
-                cause=cause,
-                status=status,
-                retryable=status >= 500 or status in RETRYABLE_STATUS,
-                hint=_status_hint(status, self._name),
-            ) from None
-        if isinstance(exc, ValueError | openai.APIResponseValidationError):
-            raise self._reply_error(f"the body is not valid JSON: {cause}") from None
-        raise ModelUnavailableError(
-            f"{where}: {type(exc).__name__}: {cause}", model=self._name, cause=cause
-        ) from None
+    def _connection_error(self, reason: str) -> ModelConnectionError:
+        cause = self._scrub(reason)
+        return ModelConnectionError(
+            f"{self._where()}: cannot connect: {cause}",
+            model=self._name,
+            cause=cause,
+            hint=f"is the server at {_shown(self.base_url)} running and reachable?",
+        )
+
+    def _status_error(self, reply: Reply) -> ModelHTTPError:
+        """An error status, with the server's own message (OpenAI's ``error.message``, else the body)."""
+        status = reply.status
+        cause = self._scrub(_error_message(reply) or f"HTTP {status}")
+        return ModelHTTPError(
+            f"{self._where()}: HTTP {status}: {cause}",
+            model=self._name,
+            cause=cause,
+            status=status,
+            retryable=status >= 500 or status in RETRYABLE_STATUS,
+            hint=_status_hint(status, self._name),
+        )
 
     def _where(self) -> str:
         return f"model {self._name!r} ({self.model} at {_shown(self.base_url)})"
@@ -262,6 +267,29 @@ class OpenAICompatibleClient:
         if self._secret:
             text = text.replace(self._secret, REDACTED)
         return text if len(text) <= MAX_CAUSE_CHARS else text[: MAX_CAUSE_CHARS - 3] + "..."
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _error_message(reply: Reply) -> str:
+    """The message of an error reply: ``error.message`` of OpenAI's error shape, else the body as text."""
+    text = reply.body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return text
 
 
 def _shown(url: str) -> str:
