@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import runner_tools
@@ -26,6 +27,7 @@ from pilotgate.evals.runner import RunStats, run_evals
 from pilotgate.evals.runs import CaseResult
 from pilotgate.models import NO_BACKOFF
 from pilotgate.receipts.audit import verify_store
+from pilotgate.receipts.reader import list_receipts
 from pilotgate.store.tables import eval_results, model_cache
 from pilotgate.workspace import Workspace, open_workspace
 
@@ -130,6 +132,16 @@ def test_a_judge_that_is_down_is_an_error_never_a_pass(tmp_path: Path, model: Op
     assert contains.passed  # the other assertions were still checked
 
 
+def _cached_flags(ws: Workspace, run: Any) -> list[bool | None]:
+    """Each result's task's last model.call receipt: its ``cached`` field (None when absent)."""
+    flags = []
+    with ws.store.read() as conn:
+        for result in run.results:
+            (last, *_) = list_receipts(conn, ws.name, kind="model.call", task=result.task)
+            flags.append(json.loads(last.canonical)["body"].get("cached"))
+    return flags
+
+
 def test_the_cache_answers_repeated_calls_and_a_new_rubric_or_judge_misses(
     tmp_path: Path, model: OpenAIServerDouble, judge: OpenAIServerDouble
 ) -> None:
@@ -146,6 +158,9 @@ def test_the_cache_answers_repeated_calls_and_a_new_rubric_or_judge_misses(
         assert [(r.case_id, r.passed, r.answer) for r in second.results] == [
             (r.case_id, r.passed, r.answer) for r in first.results
         ]
+        # the model.call receipts say which answers came from the cache (the warm run's all did)
+        assert _cached_flags(ws, first) == [None] * len(first.results)
+        assert _cached_flags(ws, second) == [True] * len(second.results)
         # without --cache nothing is read from the cache
         run_evals(ws, backoff=NO_BACKOFF, only=["returns"])
         assert len(judge.requests) == calls[1] + 1

@@ -59,3 +59,16 @@ def test_money_is_a_plain_decimal_string() -> None:
     assert money(Decimal("2.000")) == "2"
     assert money(Decimal(0)) == "0"
     assert money(Decimal("12.30")) == "12.3"
+
+
+def test_remembered_matches_and_amounts_agree_with_genai_prices_for_every_usage() -> None:
+    """The match and the amount are remembered between calls; each usage still gets its own price."""
+    url = "https://api.openai.com/v1"
+    for input_tokens, output_tokens in [(1000, 500), (1000, 500), (0, 0), (123_457, 9), (1000, 500)]:
+        cost = genai_prices_cost("gpt-4o-mini", input_tokens, output_tokens, url)
+        usage = genai_prices.Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+        expected = genai_prices.calc_price(usage, "gpt-4o-mini", provider_api_url=url)
+        assert cost.amount == Decimal(expected.total_price)
+        assert cost.note == f"priced as {expected.provider.id}/{expected.model.id}"
+    for _ in range(2):
+        assert genai_prices_cost("no-such-model-anywhere", 10, 10).amount is None

@@ -8,7 +8,8 @@ instructions). A judge's request carries its rubric and its instructions, and it
 model's, so changing the rubric or the judge model misses the cache instead of reusing a stale grade.
 
 A cache hit returns the response as recorded, its latency included (so ``max_latency`` assertions do not
-flip between a cold and a warm run). Failures are never cached.
+flip between a cold and a warm run), marked ``cached=True``, so its ``model.call`` receipt says
+``"cached": true``: no model was asked. Failures are never cached.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from pilotgate.clock import Clock, rfc3339, utc_now
@@ -78,7 +79,7 @@ def cache_key(request: ModelRequest, identity: Mapping[str, Any]) -> str:
 
 def response_json(response: ModelResponse) -> str:
     """A response as stored in the cache."""
-    data = {f.name: getattr(response, f.name) for f in fields(response)}
+    data = {f.name: getattr(response, f.name) for f in fields(response) if f.name != "cached"}
     data["tool_calls"] = [call.as_dict() for call in response.tool_calls]
     return json.dumps(data, ensure_ascii=False, sort_keys=True, default=list)
 
@@ -157,7 +158,7 @@ class CachedModel:
             row = driver_execute(conn, _SELECT[dialect], (key,)).fetchone()
         if row is not None:
             self.stats.count(True)
-            return response_from_json(row[0])
+            return replace(response_from_json(row[0]), cached=True)
         self.stats.count(False)
         response = self.model.complete(request)
         with self.store.write() as conn:

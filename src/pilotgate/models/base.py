@@ -81,6 +81,9 @@ class ModelResponse:
     """Names in ``tool_calls`` that the request did not offer; the runtime refuses those calls."""
     usage_estimated: bool = False
     """True when the endpoint reported no usage and the token counts are pilotgate's approximation."""
+    cached: bool = False
+    """True when no call was made: an eval run's model cache answered with the response it recorded
+    (``pilotgate.evals.cache``); the tokens, latency and cost are those of the recorded call."""
 
 
 class Model(Protocol):

@@ -102,7 +102,7 @@ class RoutedResponse:
         """The body of this call's ``model.call`` receipt: everything an auditor needs, money and times as
         strings. Keys are pilotgate's own (see ``otel_attributes`` for the OpenTelemetry names)."""
         response = self.response
-        return {
+        body: dict[str, Any] = {
             "model": self.model,
             "provider": response.provider,
             "model_id": response.model,
@@ -119,6 +119,9 @@ class RoutedResponse:
             "tool_calls": [call.as_dict() for call in response.tool_calls],
             "unknown_tools": list(response.unknown_tools),
         }
+        if response.cached:  # only then: a live call's receipt reads as it always did
+            body["cached"] = True
+        return body
 
     def otel_attributes(self) -> dict[str, Any]:
         """The call as OpenTelemetry GenAI span attributes."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -94,13 +95,19 @@ def list_receipts(
     limit: int = 50,
     newest_first: bool = True,
 ) -> list[StoredReceipt]:
-    """Receipts filtered by the copied-out kind and task columns (newest first by default)."""
+    """Receipts filtered by the copied-out kind and task columns (newest first by default).
+
+    With a task, the order is by ``seq + 0``: ordered by the bare column, SQLite's planner walked the
+    (pilot, seq) key backwards over the pilot's whole log to skip a sort, instead of taking the task's
+    handful of rows from the (pilot, task) index and sorting those."""
     query = select(receipts.c.seq, receipts.c.hash, receipts.c.canonical).where(receipts.c.pilot == pilot)
     if kind is not None:
         query = query.where(receipts.c.kind == kind)
+    order: Any = receipts.c.seq
     if task is not None:
         query = query.where(receipts.c.task == task)
-    query = query.order_by(receipts.c.seq.desc() if newest_first else receipts.c.seq).limit(limit)
+        order = receipts.c.seq + 0
+    query = query.order_by(order.desc() if newest_first else order).limit(limit)
     return [
         StoredReceipt(seq=int(r.seq), hash=str(r.hash), canonical=as_bytes(r.canonical))
         for r in conn.execute(query)
