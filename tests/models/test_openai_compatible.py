@@ -332,3 +332,34 @@ def test_finish_reasons_are_normalised(
     openai_server.reply(completion("cut", finish_reason="length"), completion("odd", finish_reason="weird"))
     assert client.complete(ASK).finish_reason == "length"
     assert client.complete(ASK).finish_reason == "other"
+
+
+def test_a_connection_the_server_closes_is_replaced_not_a_failure(
+    client: OpenAICompatibleClient, openai_server: OpenAIServerDouble
+) -> None:
+    closing = text("first")
+    openai_server.reply(
+        Reply(body=closing.body, headers=(*closing.headers, ("Connection", "close"))), text("second")
+    )
+    assert client.complete(ASK).text == "first"
+    assert client.complete(ASK).text == "second"
+    client.close()  # closed connections are opened again on the next call
+    assert client.complete(ASK).text != ""
+
+
+def test_it_goes_through_the_environments_proxy_unless_no_proxy_exempts_the_host(
+    openai_server: OpenAIServerDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = openai_server.base_url.removesuffix("/v1")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    with (
+        OpenAICompatibleClient(name="far", base_url="http://models.invalid:9/v1", model="m") as model,
+        pytest.raises(ModelHTTPError),  # the double is no real proxy: it answers 404 to the absolute URL
+    ):
+        model.complete(ASK)
+    assert openai_server.requests[-1].path == "http://models.invalid:9/v1/chat/completions"
+    monkeypatch.setenv("HTTP_PROXY", closed_port_url().removesuffix("/v1"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with OpenAICompatibleClient(name="near", base_url=openai_server.base_url, model="m") as model:
+        assert model.complete(ASK).text

@@ -1,12 +1,13 @@
 """A model behind any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
 
-It POSTs the chat-completions body itself, over urllib3's thread-safe connection pool
-(``pilotgate.models.transport``), and reads the JSON reply as plain data: the openai SDK's request and
-response machinery cost several times the request's own CPU, and the eval runner makes thousands of calls
-on one core (measured, docs/models.md). Nothing is retried here: retrying, backoff and fallback belong to
-the router, which sees every attempt and records it. The API key comes from a secret reference, resolved
-once when the client is built; it only ever goes into the Authorization header, and every error message is
-scrubbed of it, since a server may echo what it was sent.
+It POSTs the chat-completions body itself, over the standard library's http.client with a kept-alive
+connection per thread (``pilotgate.models.transport``), and reads the JSON reply as plain data: the
+openai SDK's request and response machinery cost several times the request's own CPU, and the eval
+runner makes thousands of calls on one core (measured, docs/models.md). Nothing is retried here:
+retrying, backoff and fallback belong to the router, which sees every attempt and records it. The API
+key comes from a secret reference, resolved once when the client is built; it only ever goes into the
+Authorization header, and every error message is scrubbed of it, since a server may echo what it was
+sent.
 
 Failures become named errors that say which model failed and why, as they did under the SDK:
 ``ModelTimeoutError``, ``ModelConnectionError``, ``ModelHTTPError`` (with the status) and
