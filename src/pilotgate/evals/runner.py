@@ -39,11 +39,11 @@ from pilotgate.evals.packs import EvalSuite, load_packs
 from pilotgate.evals.runs import (
     CaseInfo,
     CaseResult,
+    ResultRecorder,
     StoredRun,
     case_infos,
     finish_run,
     load_run,
-    record_result,
 )
 from pilotgate.evals.runs import start_run as _start_run
 from pilotgate.models import Model, Route, Router
@@ -227,9 +227,11 @@ class _Worker:
     stats: RunStats
     clock: Clock
     cases: dict[str, Any] = field(default_factory=dict)
+    recorder: ResultRecorder | None = None
 
     def __post_init__(self) -> None:
         self.cases = {case.id: case for case in self.suite.cases}
+        self.recorder = ResultRecorder(self.runtime.store, self.run_id, clock=self.clock)
 
     def __call__(self, case_id: str, repeat: int) -> CaseResult | None:
         if self.stop.is_set():
@@ -243,7 +245,8 @@ class _Worker:
             result = _error_result(case, repeat, exc)
         else:
             result = self._score(case, repeat, task)
-        record_result(self.runtime.store, self.run_id, result, clock=self.clock)
+        assert self.recorder is not None
+        self.recorder.record(result)
         self.stats._count(result)
         return result
 

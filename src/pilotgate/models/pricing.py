@@ -9,6 +9,7 @@ reference model costs nothing.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -143,6 +144,18 @@ def _match(model_ref: str, provider_api_url: str | None) -> tuple[Any, Any, str]
     key = (model_ref, provider_api_url)
     if key in _MATCHES:
         return _MATCHES[key]
+    with _MATCHING:  # the first calls of many threads at once look it up once, not once each
+        if key in _MATCHES:
+            return _MATCHES[key]
+        found = _lookup(model_ref, provider_api_url)
+        _MATCHES[key] = found
+        return found
+
+
+_MATCHING = threading.Lock()
+
+
+def _lookup(model_ref: str, provider_api_url: str | None) -> tuple[Any, Any, str] | None:
     from genai_prices import Usage, calc_price
 
     usage = Usage(input_tokens=0, output_tokens=0)
@@ -157,7 +170,6 @@ def _match(model_ref: str, provider_api_url: str | None) -> tuple[Any, Any, str]
         found = None
     else:
         found = (priced.provider, priced.model, f"priced as {priced.provider.id}/{priced.model.id}")
-    _MATCHES[key] = found
     return found
 
 
