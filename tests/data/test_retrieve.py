@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pilotgate.data import SourceDocument, SourceRegistry, SourceRules, ingest_source, retrieve
+from pilotgate.data import SourceDocument, SourceRegistry, SourceRules, ingest_source, reconcile, retrieve
 from pilotgate.data.acl import group_token, pilot_token, source_token
 from pilotgate.data.sync import refresh_planner_statistics
 from pilotgate.store import Store
@@ -168,3 +168,58 @@ def test_refreshing_after_a_bulk_ingest_keeps_every_result(corpus: Store) -> Non
     if corpus.dialect == "sqlite":
         with corpus.write() as conn:  # FTS5 raises SQLITE_CORRUPT_VTAB if the merged index disagrees
             conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+
+
+@pytest.mark.parametrize(
+    ("limit", "sources", "returned", "expected"),
+    [
+        (5, None, 3, {"restricted": 1, "superseded": 0, "stale": 1, "window": 5}),
+        (1, None, 1, {"restricted": 1, "superseded": 0, "stale": 1, "window": 5}),  # readable: not withheld
+        (5, ["archive"], 1, {"restricted": 0, "superseded": 0, "stale": 1, "window": 2}),
+        (5, ["finance", "policy"], 2, {"restricted": 1, "superseded": 0, "stale": 0, "window": 3}),
+    ],
+)
+def test_withheld_counts_do_not_depend_on_the_limit_and_follow_the_sources(
+    corpus: Store, limit: int, sources: list[str] | None, returned: int, expected: dict[str, int]
+) -> None:
+    with corpus.read() as conn:
+        found = retrieve(
+            conn,
+            pilot=PILOT,
+            query="refunds",
+            groups=["agents"],
+            limit=limit,
+            sources=sources,
+            registry=REGISTRY,
+            now=NOW,
+        )
+    assert len(found.chunks) == returned
+    assert found.withheld.json() == expected
+
+
+def test_a_superseded_match_is_counted_as_superseded_or_restricted_by_who_asks(
+    corpus: Store, list_connector: type
+) -> None:
+    ledger = [
+        SourceDocument("ledger.md", "Refunds go to the bank account.", modified_at=NEW, record_key="k=1")
+    ]
+    registry = SourceRegistry.of([*REGISTRY.sources.values(), SourceRules("ledger", rank=0)])
+    with corpus.write() as conn:
+        ingest_source(
+            conn, pilot=PILOT, connector=list_connector("ledger", ("finance",), ledger), clock=FixedClock()
+        )
+        assert len(reconcile(conn, pilot=PILOT, registry=registry).conflicts) == 1
+    with corpus.read() as conn:
+        agents = retrieve(conn, pilot=PILOT, query="refunds", groups=["agents"], registry=registry, now=NOW)
+        customers = retrieve(
+            conn, pilot=PILOT, query="refunds", groups=["customers"], registry=registry, now=NOW
+        )
+        finance = retrieve(
+            conn, pilot=PILOT, query="refunds card bank", groups=["finance"], registry=registry, now=NOW
+        )
+    assert "recent.md" not in {hit.uri for hit in agents.chunks}  # it lost k=1 to the ledger
+    assert agents.withheld.json() == {"restricted": 2, "superseded": 1, "stale": 1, "window": 6}
+    # customers may read neither the archive nor the ledger: the loser counts as restricted
+    assert customers.withheld.json() == {"restricted": 4, "superseded": 0, "stale": 0, "window": 6}
+    (winner,) = [hit for hit in finance.chunks if hit.uri == "ledger.md"]
+    assert winner.conflicts == () and winner.hidden_conflicts == 1  # finance may not read the archive

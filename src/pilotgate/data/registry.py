@@ -54,6 +54,10 @@ class SourceRegistry:
     """The rules of every declared source, by name."""
 
     sources: Mapping[str, SourceRules] = field(default_factory=dict)
+    _memo: list[tuple[datetime, dict[str, str], dict[str, str]]] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
+    """The last second's ``freshness_at`` (one entry): tasks in the same second share it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
@@ -93,3 +97,19 @@ class SourceRegistry:
             if cutoff is not None:
                 cutoffs[name] = cutoff
         return cutoffs
+
+    def freshness_at(self, now: datetime) -> tuple[dict[str, str], dict[str, str]]:
+        """``stale_cutoffs`` at ``now`` to the second, and those of the ``stale: exclude`` sources alone.
+
+        A runtime builds its registry once and asks this per task: within one second the same dicts are
+        returned (do not change them), so content may count as fresh for up to one second longer than
+        its source's ``freshness`` says.
+        """
+        second = now.replace(microsecond=0)
+        memo = self._memo
+        if memo and memo[0][0] == second:
+            return memo[0][1], memo[0][2]
+        cutoffs = self.stale_cutoffs(second)
+        excluded = {name: cutoff for name, cutoff in cutoffs.items() if self.sources[name].stale == "exclude"}
+        memo[:] = [(second, cutoffs, excluded)]
+        return cutoffs, excluded

@@ -31,8 +31,8 @@ matches of the whole pilot.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, text
@@ -185,25 +185,40 @@ RANKERS = {"sqlite": "sqlite-fts5-bm25", "postgresql": "postgresql-ts_rank_cd"}
 DUPLICATE_SLACK = 5
 """Extra results ``retrieve`` ranks so that collapsing exact duplicates still fills ``limit``."""
 
-_SQLITE_RANKED = """
+_SQLITE_MATCHES = """
 SELECT chunks_fts.rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score
 FROM chunks_fts{join}
 WHERE chunks_fts MATCH :match
-  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted){extra}
+  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted){extra}"""
+_SQLITE_TOP = """
 ORDER BY score DESC, chunks_fts.rowid
 LIMIT :limit
 """
 """BM25 with the heading column weighted 2, the text 1 and the tokens 0; bm25() is lower-is-better. The
 unary ``+`` keeps SQLite from re-running the ranked MATCH once per permitted rowid."""
 
+_SQLITE_COUNTED = """
+SELECT rid, score, count(*) OVER () AS permitted
+FROM ({ranked}) AS every
+ORDER BY score DESC, rid
+LIMIT :limit
+"""
+"""``retrieve``'s ranked query: the same rows, plus how many rows passed the filter. ``bm25()`` has already
+scored every one of them to sort them, so the count costs little; ``bm25()`` may not sit beside a window
+function, hence the wrapper."""
+
 _SQLITE_OUTER = """
 SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score,
-       d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at
+       d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at,
+       {permitted} AS permitted,
+       EXISTS (SELECT 1 FROM documents AS l WHERE l.superseded_by = d.id) AS has_losers
 FROM ({ranked}) AS top
 JOIN chunks AS c ON c.rowid = top.rid
 JOIN documents AS d ON d.id = c.document_id
 ORDER BY top.score DESC, c.id
 """
+"""``has_losers``: whether any document lost a conflict to the result's (the partial index on
+``superseded_by`` answers it), so that conflict notes are looked up only for results that have some."""
 
 _POSTGRESQL_RANKED = """
 SELECT c.id AS chunk_id, ts_rank_cd(CAST(:weights AS float4[]), c.tsv, q.query) AS score
@@ -222,7 +237,9 @@ empty, and an empty query AND-ed with the tokens would match every readable chun
 
 _POSTGRESQL_OUTER = """
 SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score,
-       d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at
+       d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at,
+       0 AS permitted,
+       EXISTS (SELECT 1 FROM documents AS l WHERE l.superseded_by = d.id) AS has_losers
 FROM ({ranked}) AS top
 JOIN chunks AS c ON c.id = top.chunk_id
 JOIN documents AS d ON d.id = c.document_id
@@ -249,7 +266,10 @@ def search(
     """
     return _ranked(
         conn, pilot=pilot, words=content_terms(query), groups=groups, limit=limit, sources=sources, stale={}
-    )
+    ).chunks
+
+
+_NO_RULES = SourceRegistry()
 
 
 def retrieve(
@@ -266,16 +286,17 @@ def retrieve(
 ) -> Retrieval:
     """``search``, plus provenance, freshness, conflict notes, duplicate collapsing and withheld counts.
 
-    ``registry`` gives each source's freshness rule (``SourceRegistry.from_spec(spec.sources)``); ``now``
-    is when freshness is judged (default: the wall clock). With ``audit`` all the pilot's matches
-    (regardless of the caller) are examined to count what was withheld from the caller and why.
+    ``registry`` gives each source's freshness rule (``SourceRegistry.from_spec(spec.sources)``; build it
+    once and reuse it: it keeps its cutoffs for the current second); ``now`` is when freshness is judged
+    (default: the wall clock). With ``audit`` all the pilot's matches (regardless of the caller) are
+    counted to tell what was withheld from the caller and why.
     """
-    registry = registry or SourceRegistry()
+    registry = registry or _NO_RULES
     moment = now or utc_now()
     words = content_terms(query)
     wanted = tuple(sorted(set(groups)))
-    cutoffs = registry.stale_cutoffs(moment)
-    excluded = {name: cutoff for name, cutoff in cutoffs.items() if registry.rules(name).stale == "exclude"}
+    cutoffs, excluded = registry.freshness_at(moment)
+    counting = audit and conn.dialect.name == "sqlite"
     ranked = _ranked(
         conn,
         pilot=pilot,
@@ -284,21 +305,27 @@ def retrieve(
         limit=limit + DUPLICATE_SLACK if limit > 0 else limit,
         sources=sources,
         stale=excluded,
+        cutoffs=cutoffs,
+        count=counting,
     )
     seen: set[str] = set()
     kept: list[RetrievedChunk] = []
     collapsed = 0
-    for chunk in ranked:
+    for chunk in ranked.chunks:
         if chunk.content_hash in seen:
             collapsed += 1
             continue
         seen.add(chunk.content_hash)
         if len(kept) < limit:
             kept.append(chunk)
-    results = _annotate(conn, pilot, kept, wanted, cutoffs)
+    results = _annotate(conn, pilot, kept, wanted, ranked.winners)
     withheld = Withheld()
     if audit and words and limit > 0 and (sources is None or sources):
-        withheld = _audit(conn, pilot, words, wanted, sources, excluded, {c.chunk_id for c in results})
+        if counting:
+            withheld = _audit(conn, pilot, words, wanted, sources, excluded, ranked.permitted)
+        else:
+            returned = {c.chunk_id for c in results}
+            withheld = _count_withheld(conn, pilot, words, wanted, sources, excluded, returned)
     return Retrieval(
         query=query,
         terms=tuple(words),
@@ -312,6 +339,17 @@ def retrieve(
     )
 
 
+@dataclass(frozen=True)
+class _Ranked:
+    """What the ranked query found."""
+
+    chunks: list[RetrievedChunk]
+    winners: frozenset[str] = frozenset()
+    """The documents among the results that won a conflict (their losers are looked up, no others')."""
+    permitted: int = 0
+    """How many chunks passed the filter, ranked or not (SQLite, when counted)."""
+
+
 def _ranked(
     conn: Connection,
     *,
@@ -320,14 +358,15 @@ def _ranked(
     groups: Sequence[str],
     limit: int,
     sources: Sequence[str] | None,
-    stale: dict[str, str],
-) -> list[RetrievedChunk]:
+    stale: Mapping[str, str],
+    cutoffs: Mapping[str, str] | None = None,
+    count: bool = False,
+) -> _Ranked:
     wanted_groups = sorted(set(groups))
     if not words or not wanted_groups or limit < 1 or (sources is not None and not sources):
-        return []
+        return _Ranked([])
     dialect = conn.dialect.name
     params: dict[str, object] = {"limit": limit}
-    bind = []
     if dialect == "sqlite":
         match = "{heading text}: " + fts5_terms(words)
         permitted = match + " AND acl: " + any_of(group_token(pilot, group) for group in wanted_groups)
@@ -338,10 +377,12 @@ def _ranked(
         if stale:
             join = "\nJOIN chunks AS c ON c.rowid = chunks_fts.rowid"
             extra = _stale_condition(stale, params)
-        ranked = _SQLITE_RANKED.format(join=join, extra=extra)
+        matches = _SQLITE_MATCHES.format(join=join, extra=extra)
+        ranked = _SQLITE_COUNTED.format(ranked=matches) if count else matches + _SQLITE_TOP
+        outer = _SQLITE_OUTER.format(ranked=ranked, permitted="top.permitted" if count else "0")
         # sqlite3 takes ``:name`` parameters as they are: the driver cursor skips SQLAlchemy's text() compile
         # and result machinery on every task's retrieval.
-        found = driver_execute(conn, _SQLITE_OUTER.format(ranked=ranked), params).fetchall()
+        found = driver_execute(conn, outer, params).fetchall()
     elif dialect == "postgresql":
         tokens = tsquery_any(group_token(pilot, group) for group in wanted_groups)
         if sources is not None:
@@ -351,39 +392,53 @@ def _ranked(
         if stale:
             extra += _stale_condition(stale, params)
         ranked = _POSTGRESQL_RANKED.format(extra=extra)
-        statement = text(_POSTGRESQL_OUTER.format(ranked=ranked)).bindparams(*bind)
-        found = list(conn.execute(statement, params))
+        found = list(conn.execute(text(_POSTGRESQL_OUTER.format(ranked=ranked)), params))
     else:
         raise NotImplementedError(f"full-text search is not implemented for the {dialect} dialect")
-    return [
-        RetrievedChunk(
-            chunk_id=row[0],
-            document_id=row[1],
-            source=row[2],
-            uri=row[3],
-            version=int(row[4]),
-            heading=row[5],
-            text=row[6],
-            score=float(row[7]),
-            record_key=row[8],
-            content_hash=row[9],
-            document_hash=row[10],
-            modified_at=row[11],
-            ingested_at=row[12],
-            content_at=row[13],
+    cutoffs = cutoffs or {}
+    chunks = []
+    for row in found:
+        cutoff = cutoffs.get(row[2])
+        content_at = row[13]
+        chunks.append(
+            RetrievedChunk(
+                chunk_id=row[0],
+                document_id=row[1],
+                source=row[2],
+                uri=row[3],
+                version=int(row[4]),
+                heading=row[5],
+                text=row[6],
+                score=float(row[7]),
+                record_key=row[8],
+                content_hash=row[9],
+                document_hash=row[10],
+                modified_at=row[11],
+                ingested_at=row[12],
+                content_at=content_at,
+                stale=cutoff is not None and content_at is not None and content_at < cutoff,
+            )
         )
-        for row in found
-    ]
+    return _Ranked(
+        chunks,
+        winners=frozenset(row[1] for row in found if row[15]),
+        permitted=int(found[0][14]) if found else 0,
+    )
 
 
-def _stale_condition(stale: dict[str, str], params: dict[str, object]) -> str:
+def _stale_condition(stale: Mapping[str, str], params: dict[str, object]) -> str:
     """``AND NOT (source is s1 and older than c1 OR ...)`` for the ``stale: exclude`` sources."""
+    return "\n  AND NOT " + _stale_sources(stale, params)
+
+
+def _stale_sources(stale: Mapping[str, str], params: dict[str, object]) -> str:
+    """``(source is s1 and older than c1 OR ...)`` for the ``stale: exclude`` sources."""
     parts = []
     for index, (name, cutoff) in enumerate(sorted(stale.items())):
         params[f"stale_source_{index}"] = name
         params[f"stale_before_{index}"] = cutoff
         parts.append(f"(c.source = :stale_source_{index} AND c.content_at < :stale_before_{index})")
-    return "\n  AND NOT (" + " OR ".join(parts) + ")"
+    return "(" + " OR ".join(parts) + ")"
 
 
 def _annotate(
@@ -391,27 +446,23 @@ def _annotate(
     pilot: str,
     results: list[RetrievedChunk],
     groups: Sequence[str],
-    cutoffs: dict[str, str],
+    winners: frozenset[str],
 ) -> list[RetrievedChunk]:
-    """Set ``stale`` and the conflict notes of each result."""
-    if not results:
+    """Add the conflict notes of the results whose documents won a conflict (most have none)."""
+    ours = sorted({r.document_id for r in results} & winners)
+    if not ours:
         return results
-    notes, hidden = _conflict_notes(conn, pilot, [r.document_id for r in results], groups)
-    annotated = []
-    for result in results:
-        cutoff = cutoffs.get(result.source)
-        stale = cutoff is not None and result.content_at is not None and result.content_at < cutoff
-        annotated.append(
-            RetrievedChunk(
-                **{
-                    **result.__dict__,
-                    "stale": stale,
-                    "conflicts": tuple(notes.get(result.document_id, ())),
-                    "hidden_conflicts": hidden.get(result.document_id, 0),
-                }
-            )
+    notes, hidden = _conflict_notes(conn, pilot, ours, groups)
+    return [
+        replace(
+            result,
+            conflicts=tuple(notes.get(result.document_id, ())),
+            hidden_conflicts=hidden.get(result.document_id, 0),
         )
-    return annotated
+        if result.document_id in winners
+        else result
+        for result in results
+    ]
 
 
 _LOSERS = """
@@ -434,8 +485,13 @@ one pilot), since a condition on it invites a scan of the pilot's documents inst
 def _conflict_notes(
     conn: Connection, pilot: str, winners: Sequence[str], groups: Sequence[str]
 ) -> tuple[dict[str, list[ConflictNote]], dict[str, int]]:
-    statement = text(_LOSERS).bindparams(bindparam("winners", expanding=True))
-    rows = conn.execute(statement, {"winners": sorted(set(winners))})
+    if conn.dialect.name == "sqlite":  # the driver cursor: no text() compile on a task's retrieval
+        named = {f"w{index}": winner for index, winner in enumerate(sorted(set(winners)))}
+        listed = "(" + ", ".join(":" + name for name in named) + ")"
+        rows = driver_execute(conn, _LOSERS.replace(":winners", listed), named).fetchall()
+    else:
+        statement = text(_LOSERS).bindparams(bindparam("winners", expanding=True))
+        rows = list(conn.execute(statement, {"winners": sorted(set(winners))}))
     caller = set(groups)
     notes: dict[str, list[ConflictNote]] = {}
     hidden: dict[str, int] = {}
@@ -452,13 +508,37 @@ def _conflict_notes(
 
 
 _SQLITE_AUDIT = """
-SELECT c.id, c.superseded, c.source, c.content_at, d.read_groups
+SELECT CASE WHEN EXISTS (SELECT 1 FROM chunks WHERE pilot < :pilot OR pilot > :pilot)
+            THEN (SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :narrow)
+            ELSE (SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :match) END,
+       EXISTS (SELECT 1 FROM documents WHERE superseded_by IS NOT NULL AND +pilot = :pilot)
+"""
+"""How many chunks of the pilot match (regardless of the caller, unranked: the audit counts, it does not
+choose), and whether the pilot has any superseded document at all (the partial index on ``superseded_by``
+alone: ``+`` keeps the planner off the pilot's index). The pilot's token keeps other pilots'
+chunks out of the count, but intersecting with a posting list as long as the corpus costs more than the
+count itself: a store holding no other pilot (two index range probes say so) needs no such filter."""
+
+_SQLITE_SUPERSEDED = """
+SELECT d.read_groups, count(*)
+FROM documents AS d
+CROSS JOIN chunks AS c ON c.document_id = d.id
+WHERE d.superseded_by IS NOT NULL AND +d.pilot = :pilot AND c.superseded
+  AND EXISTS (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH :match AND chunks_fts.rowid = c.rowid)
+GROUP BY d.read_groups
+"""
+"""The matching chunks of documents that lost a conflict, by who may read them: it starts from the few
+superseded documents (the partial index on ``superseded_by``; ``CROSS JOIN`` keeps that order and the
+unary ``+`` keeps the planner off the pilot's index, either of which would walk a whole table) and probes
+the full-text index once per chunk of theirs."""
+
+_SQLITE_STALE = """
+SELECT count(*)
 FROM chunks_fts
 JOIN chunks AS c ON c.rowid = chunks_fts.rowid
-JOIN documents AS d ON d.id = c.document_id
-WHERE chunks_fts MATCH :match{permitted}
+WHERE chunks_fts MATCH :match AND {stale}
 """
-"""Every match of the pilot, unranked (no bm25): the audit counts, it does not choose."""
+"""The caller's matches in ``stale: exclude`` sources (their tokens are in the MATCH) that are too old."""
 
 _POSTGRESQL_AUDIT = """
 SELECT count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND NOT readable),
@@ -484,45 +564,39 @@ def _audit(
     words: Sequence[str],
     groups: Sequence[str],
     sources: Sequence[str] | None,
-    excluded: dict[str, str],
-    returned: set[str],
+    excluded: Mapping[str, str],
+    permitted: int,
 ) -> Withheld:
-    """Count the pilot's matches (regardless of the caller, unranked) withheld from the caller, by reason."""
-    params: dict[str, object] = {}
-    if conn.dialect.name == "sqlite":
-        match = "{heading text}: " + fts5_terms(words)
-        permitted = match + " AND acl: " + any_of([pilot_token(pilot)])
-        if sources is not None:
-            permitted += " AND acl: " + any_of(source_token(pilot, name) for name in sorted(set(sources)))
-        params.update(match=match, permitted=permitted)
-        # The pilot's (and sources') tokens keep other pilots' chunks out of the ranking. A store holding
-        # no other pilot needs no such filter, and intersecting with a posting list as long as the corpus
-        # would cost more than the rest of the audit.
-        narrow = sources is not None or _other_pilots(conn, pilot)
-        clause = (
-            "\n  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted)"
-        )
-        statement = text(_SQLITE_AUDIT.format(permitted=clause if narrow else ""))
-        if not narrow:
-            del params["permitted"]
-    else:
-        return _count_withheld(conn, pilot, words, groups, sources, excluded, returned)
+    """SQLite: count the pilot's matches withheld from the caller, by reason, without ranking or reading
+    them. ``permitted`` is how many passed the caller's filter (the ranked query counted them); every
+    other match was withheld: superseded or stale-excluded ones are counted on their own (only when the
+    pilot has any), and the rest are the ones the caller may not read."""
+    match = "{heading text}: " + fts5_terms(words)
+    narrow = match + " AND acl: " + any_of([pilot_token(pilot)])
+    if sources is not None:
+        match += " AND acl: " + any_of(source_token(pilot, name) for name in sorted(set(sources)))
+        narrow = match  # a source's token belongs to one pilot already
+    params: dict[str, object] = {"pilot": pilot, "match": match, "narrow": narrow}
+    examined, any_superseded = driver_execute(conn, _SQLITE_AUDIT, params).fetchone()
     caller = set(groups)
-    readable: dict[str, bool] = {}
-    restricted = superseded = stale = examined = 0
-    for chunk, is_superseded, source, content_at, read_groups in conn.execute(statement, params):
-        examined += 1
-        if chunk in returned:
-            continue
-        if read_groups not in readable:
-            readable[read_groups] = bool(caller & set(json.loads(read_groups)))
-        if not readable[read_groups]:
-            restricted += 1
-        elif is_superseded:
-            superseded += 1
-        elif source in excluded and content_at is not None and content_at < excluded[source]:
-            stale += 1
-    return Withheld(restricted=restricted, superseded=superseded, stale=stale, window=examined)
+    superseded = 0
+    if any_superseded and caller:
+        rows = driver_execute(conn, _SQLITE_SUPERSEDED, {"pilot": pilot, "match": match})
+        superseded = sum(int(n) for read_groups, n in rows if caller & set(json.loads(read_groups)))
+    stale = 0
+    wanted = {name: cutoff for name, cutoff in excluded.items() if sources is None or name in sources}
+    if wanted and caller:
+        params = {
+            "match": match
+            + " AND acl: "
+            + any_of(group_token(pilot, group) for group in sorted(caller))
+            + " AND acl: "
+            + any_of(source_token(pilot, name) for name in sorted(wanted))
+        }
+        statement = _SQLITE_STALE.format(stale=_stale_sources(wanted, params))
+        stale = int(driver_execute(conn, statement, params).fetchone()[0])
+    restricted = max(0, int(examined) - permitted - superseded - stale)
+    return Withheld(restricted=restricted, superseded=superseded, stale=stale, window=int(examined))
 
 
 def _count_withheld(
@@ -531,7 +605,7 @@ def _count_withheld(
     words: Sequence[str],
     groups: Sequence[str],
     sources: Sequence[str] | None,
-    excluded: dict[str, str],
+    excluded: Mapping[str, str],
     returned: set[str],
 ) -> Withheld:
     """PostgreSQL: count the pilot's matches withheld from the caller, by reason, in one unranked query."""
@@ -545,26 +619,10 @@ def _count_withheld(
     if sources is not None:
         clause = " AND c.source = ANY(:sources)"
         params["sources"] = sorted(set(sources))
-    stale = "false"
-    if excluded:
-        parts = []
-        for index, (name, cutoff) in enumerate(sorted(excluded.items())):
-            params[f"stale_source_{index}"] = name
-            params[f"stale_before_{index}"] = cutoff
-            parts.append(f"(c.source = :stale_source_{index} AND c.content_at < :stale_before_{index})")
-        stale = "(" + " OR ".join(parts) + ")"
+    stale = _stale_sources(excluded, params) if excluded else "false"
     statement = text(_POSTGRESQL_AUDIT.format(sources=clause, stale=stale))
     restricted, superseded, stale_count, examined = conn.execute(statement, params).one()
     return Withheld(restricted=restricted, superseded=superseded, stale=stale_count, window=examined)
-
-
-def _other_pilots(conn: Connection, pilot: str) -> bool:
-    """Whether the store holds chunks of any pilot but ``pilot`` (two index range probes)."""
-    found = conn.execute(
-        text("SELECT 1 FROM chunks WHERE pilot < :pilot OR pilot > :pilot LIMIT 1"),
-        {"pilot": pilot},
-    ).first()
-    return found is not None
 
 
 def tsquery_any(tokens: Iterable[str]) -> str:

@@ -1,10 +1,11 @@
 """The chat messages a task sends to an LLM, and the citation markers read back from its answer.
 
 Retrieved passages go in the system message, numbered, each with its source and uri, under a line that
-tells the model they are untrusted data and not instructions. The question is the user message; the
-task's earlier tool calls and results follow as assistant and tool messages. In the answer, markers
-``[n]`` name passages by those numbers; ``cite`` maps them to chunk ids and renumbers them in the order
-cited, so that ``[k]`` in the text is ``citations[k - 1]``, as for every pilotgate model.
+tells the model they are untrusted data and not instructions; a stale passage (older than its source's
+``freshness`` allows) is marked so, and the model is told to prefer fresh ones. The question is the user
+message; the task's earlier tool calls and results follow as assistant and tool messages. In the answer,
+markers ``[n]`` name passages by those numbers; ``cite`` maps them to chunk ids and renumbers them in the
+order cited, so that ``[k]`` in the text is ``citations[k - 1]``, as for every pilotgate model.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ UNTRUSTED_NOTICE = (
     "an answer rests on by number in square brackets, like [1] or [2, 3]."
 )
 
+STALE_MARK = "stale: older than its source's freshness allows, may be out of date"
+"""Added to a stale passage's header line."""
+
+STALE_NOTICE = (
+    "A passage marked stale may be out of date: prefer a fresh passage that answers the question, and "
+    "say so when an answer rests on a stale one."
+)
+
 ERROR_PREFIX = "ERROR: "
 """Put before the content of a failed or refused tool call, so the model reads it as a failure."""
 
@@ -37,6 +46,8 @@ _MARKER = re.compile(r"([ \t]*)\[(\d+(?:\s*,\s*\d+)*)\]")
 def system_message(request: ModelRequest, instructions: str) -> str:
     """The instructions, the untrusted-data notice, and the numbered passages."""
     parts = [request.instructions or instructions, UNTRUSTED_NOTICE]
+    if any(is_stale(passage) for passage in request.context):
+        parts.append(STALE_NOTICE)
     if request.context:
         parts.extend(_passage(number, passage) for number, passage in enumerate(request.context, 1))
     else:
@@ -48,7 +59,15 @@ def _passage(number: int, passage: Passage) -> str:
     head = f"[{number}] source: {passage.source}; uri: {passage.uri}"
     if passage.heading:
         head += f"; heading: {passage.heading}"
+    if is_stale(passage):
+        head += f"; {STALE_MARK}"
     return f"{head}\n{passage.text}"
+
+
+def is_stale(passage: Passage) -> bool:
+    """Whether retrieval flagged the passage stale. ``stale`` is optional in the passage protocol: a
+    passage without it (a caller's own value) is not flagged."""
+    return getattr(passage, "stale", False) is True
 
 
 def messages(request: ModelRequest, instructions: str) -> list[dict[str, Any]]:

@@ -6,6 +6,9 @@ passage and sentence), at most ``max_sentences`` of them, quoted in the order of
 sentences within them, each followed by a citation marker. When no passage
 shares a content word with the question it says so plainly and abstains, so the runtime escalates.
 
+A passage flagged stale (older than its source's ``freshness`` allows) ranks after fresh passages whose
+sentences share as many words with the question; an answer quoting one says it may be out of date.
+
 It needs no keys and no network, and the same request always gives the same answer, which makes it the
 offline default and the model every test can rely on. Ties are broken by passage order, then sentence order.
 
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pilotgate.data.terms import STOPWORDS, terms
 from pilotgate.models.base import ModelRequest, ModelResponse, Passage
 from pilotgate.models.calls import ToolCall, ToolResult, calls_in, results_in, tool_citation
+from pilotgate.models.prompt import is_stale
 from pilotgate.models.tool_rules import CompiledToolRule
 from pilotgate.spec.sections.llm import ReferenceModel as ReferenceModelSpec
 
@@ -38,6 +42,9 @@ REFERENCE_PROVIDER = "reference"
 
 NOTHING_FOUND = "I found nothing in the sources you may read that answers this."
 """The whole answer when nothing retrieved is relevant to the question."""
+
+STALE_NOTE = "(Part of this comes from content older than its source's freshness allows: it may be outdated.)"
+"""Appended to an answer that quotes a stale passage."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
@@ -156,6 +163,7 @@ class _Sentence:
     passage: int
     position: int
     text: str
+    stale: bool = False
 
 
 def _stem(word: str) -> str:
@@ -226,6 +234,7 @@ def _pick(
     candidates: list[_Sentence] = []
     seen: set[str] = set()
     for index, passage in enumerate(context):
+        stale = is_stale(passage)
         in_heading = wanted & _content_stems(passage.heading or "")
         for position, sentence in enumerate(_sentences(passage.text)):
             key = " ".join(terms(sentence))
@@ -236,11 +245,14 @@ def _pick(
             if in_sentence:
                 covered = len(in_sentence | in_heading)
                 candidates.append(
-                    _Sentence(len(in_sentence), len(in_heading), covered, index, position, sentence)
+                    _Sentence(len(in_sentence), len(in_heading), covered, index, position, sentence, stale)
                 )
     if not candidates or max(c.covered for c in candidates) < needed:
         return []
-    return sorted(candidates, key=lambda s: (-s.in_sentence, -s.in_heading, s.passage, s.position))[:limit]
+    ordered = sorted(
+        candidates, key=lambda s: (-s.in_sentence, s.stale, -s.in_heading, s.passage, s.position)
+    )
+    return ordered[:limit]
 
 
 def _from_results(results: Sequence[ToolResult]) -> tuple[str, tuple[str, ...], bool]:
@@ -264,4 +276,6 @@ def _compose(picked: list[_Sentence], context: Sequence[Passage]) -> tuple[str, 
         if chunk not in citations:
             citations.append(chunk)
         parts.append(f"{sentence.text} [{citations.index(chunk) + 1}]")
+    if any(sentence.stale for sentence in picked):
+        parts.append(STALE_NOTE)
     return " ".join(parts), tuple(citations)

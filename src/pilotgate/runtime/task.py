@@ -1,21 +1,22 @@
 """The runtime: one pilot's model router, tools, policy and approval queue, and the tasks that use them.
 
 ``run`` starts a task (its row, ``task.started`` and ``retrieval`` in one transaction) and drives the loop
-(``runtime.loop``) until it finishes or waits for a person. ``resume`` continues a task that waited: after
-its approval was decided, or after a crash (``after_crash=True``); it first asks the tool executor to
-recover any call left between intent and result, so nothing is re-run blindly. ``expire_approvals``
-escalates tasks whose approval ran out of time.
+(``runtime.loop``) until it finishes or waits for a person. Retrieval is ``pilotgate.data.retrieve`` under
+the pilot's source registry (built once per runtime): the model sees only what the caller may read, stale
+passages flagged and old content of ``stale: exclude`` sources left out; the ``retrieval`` receipt records
+each result's provenance and conflict notes, and counts (never content) of what was withheld. ``resume``
+continues a task that waited: after its approval was decided, or after a crash (``after_crash=True``); it
+first asks the tool executor to recover any call left between intent and result, so nothing is re-run
+blindly. ``expire_approvals`` escalates tasks whose approval ran out of time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pilotgate.approvals import ApprovalQueue
 from pilotgate.clock import Clock, IdFactory, new_id, rfc3339, utc_now
-from pilotgate.data import RetrievedChunk, search
+from pilotgate.data import SourceRegistry, retrieve
 from pilotgate.errors import PilotgateError, TaskError
 from pilotgate.models import ToolDefinition
 from pilotgate.models.router import Router
@@ -71,6 +72,14 @@ class Runtime:
     release: str | None = None
     """The release this runtime serves: every receipt of a task it starts carries it (and the task row)."""
     _offered: dict[str, tuple[ToolDefinition, ...]] = field(default_factory=dict, repr=False)
+    _sources: SourceRegistry | None = field(default=None, repr=False)
+
+    @property
+    def sources(self) -> SourceRegistry:
+        """The pilot's source rules (freshness, rank), built once: not per task."""
+        if self._sources is None:
+            self._sources = SourceRegistry.from_spec(self.spec.sources)
+        return self._sources
 
     @property
     def pilot(self) -> str:
@@ -114,18 +123,25 @@ class Runtime:
                 hint="shorten it",
             )
         caller = self.user(user)
+        now = self.clock()
         with self.store.read() as conn:
-            chunks = search(
-                conn, pilot=self.pilot, query=question, groups=list(caller.groups), limit=RETRIEVAL_LIMIT
+            found = retrieve(
+                conn,
+                pilot=self.pilot,
+                query=question,
+                groups=list(caller.groups),
+                limit=RETRIEVAL_LIMIT,
+                registry=self.sources,
+                now=now,
             )
-        passages = [ContextPassage.of(chunk) for chunk in chunks]
+        passages = [ContextPassage.of(chunk) for chunk in found.chunks]
         run = TaskRun(
             self.ids("task"),
             caller,
             question,
             passages,
             release=self.release,
-            created_at=rfc3339(self.clock()),
+            created_at=rfc3339(now),
         )
         # Queued, not committed: they commit with the task's first durable step (see ``runtime.loop``).
         run.queued.append(
@@ -135,7 +151,7 @@ class Runtime:
                 actor={"kind": "user", "id": caller.name},
             )
         )
-        run.queued.append(run.entry("retrieval", _retrieval_body(question, chunks)))
+        run.queued.append(run.entry("retrieval", found.receipt_body()))
         return self._drive(run)
 
     # --- continuing --------------------------------------------------------------------------------------
@@ -260,21 +276,3 @@ class Runtime:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-
-def _retrieval_body(query: str, chunks: Sequence[RetrievedChunk]) -> dict[str, Any]:
-    return {
-        "query": query,
-        "returned": len(chunks),
-        "chunks": [
-            {
-                "chunk": chunk.chunk_id,
-                "document": chunk.document_id,
-                "source": chunk.source,
-                "uri": chunk.uri,
-                "version": chunk.version,
-                "score": f"{chunk.score:.6f}",
-            }
-            for chunk in chunks
-        ],
-    }

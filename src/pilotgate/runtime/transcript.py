@@ -29,6 +29,8 @@ class ContextPassage:
     heading: str | None
     text: str
     score: float
+    stale: bool = False
+    """Older than its source's ``freshness`` allows: the model is told it may be out of date."""
 
     @classmethod
     def of(cls, chunk: RetrievedChunk) -> ContextPassage:
@@ -42,6 +44,7 @@ class ContextPassage:
             chunk.heading,
             chunk.text,
             chunk.score,
+            chunk.stale,
         )
 
 
