@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,13 @@ from runtime_helpers import ScriptedModel, bodies, receipts_of
 from sqlalchemy import select
 
 from pilotgate.data import search
+from pilotgate.demo import scaffold_pilot
 from pilotgate.models import ModelRequest, ReferenceModel
 from pilotgate.models.prompt import DEFAULT_INSTRUCTIONS, STALE_MARK, system_message
 from pilotgate.models.reference import STALE_NOTE
 from pilotgate.runtime import Outcome, Runtime, open_runtime
-from pilotgate.store.tables import chunks
+from pilotgate.runtime.transcript import load_passages
+from pilotgate.store.tables import chunks, tasks
 from pilotgate.testing import FixedClock, SequentialIds
 from pilotgate.workspace import Workspace, open_workspace
 
@@ -42,7 +45,9 @@ class Desk:
     model: ScriptedModel
 
 
-def _open(root: Path, store_url: str) -> Iterator[Desk]:
+@contextmanager
+def opened(root: Path, store_url: str) -> Iterator[Desk]:
+    """The pilot at ``root``, its runtime on ``FixedClock`` (2026-01-01) with a recorded reference model."""
     workspace = open_workspace(root, store_url)
     reference = ReferenceModel()
     model = ScriptedModel(reference.complete)
@@ -58,8 +63,6 @@ def _open(root: Path, store_url: str) -> Iterator[Desk]:
 def desk(tmp_path: Path, store_url: str) -> Iterator[Desk]:
     """The demo pilot; the help center's returns article is older than its source allows (flag), and the
     agent handbook excludes stale content, with its escalation procedures too old."""
-    from pilotgate.demo import scaffold_pilot
-
     root = tmp_path / "desk"
     scaffold_pilot(root)
     pilot = root / "pilot.yaml"
@@ -69,7 +72,8 @@ def desk(tmp_path: Path, store_url: str) -> Iterator[Desk]:
     pilot.write_text(text.replace(handbook, "    freshness: 90d\n    stale: exclude\n    rank: 2\n"))
     for old in ("sources/help-center/returns.md", "sources/agent-handbook/escalations.md"):
         os.utime(root / old, (LONG_AGO, LONG_AGO))
-    yield from _open(root, store_url)
+    with opened(root, store_url) as desk:
+        yield desk
 
 
 def retrieval(desk: Desk, task: str) -> dict[str, Any]:
@@ -97,13 +101,14 @@ def test_a_stale_passage_is_flagged_in_the_receipt_and_to_the_model(desk: Desk) 
     assert stale_headers and all("uri: returns.md" in line for line in stale_headers)
     assert result.outcome is Outcome.RESOLVED
     assert "5 business days" in result.answer and result.answer.endswith(STALE_NOTE)
+    with desk.workspace.store.read() as conn:  # a resumed task shows the model the same flags
+        kept = conn.execute(select(tasks.c.context).where(tasks.c.id == result.task_id)).scalar_one()
+    assert [(p.uri, p.stale) for p in load_passages(kept)] == [(p.uri, p.stale) for p in context]  # type: ignore[attr-defined]
 
 
 def test_fresh_content_is_not_flagged(tmp_path: Path, store_url: str) -> None:
-    from pilotgate.demo import scaffold_pilot
-
     scaffold_pilot(tmp_path / "desk")
-    for desk in _open(tmp_path / "desk", store_url):
+    with opened(tmp_path / "desk", store_url) as desk:
         result = desk.runtime.run("How long do refunds take to reach my card?", user="alice")
         body = retrieval(desk, result.task_id)
         assert body["stale"] == 0 and body["chunks"] and not any(c["stale"] for c in body["chunks"])
