@@ -190,12 +190,13 @@ SELECT chunks_fts.rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score
 FROM chunks_fts{join}
 WHERE chunks_fts MATCH :match
   AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted){extra}"""
+"""BM25 with the heading column weighted 2, the text 1 and the tokens 0; bm25() is lower-is-better. The
+unary ``+`` keeps SQLite from re-running the ranked MATCH once per permitted rowid."""
+
 _SQLITE_TOP = """
 ORDER BY score DESC, chunks_fts.rowid
 LIMIT :limit
 """
-"""BM25 with the heading column weighted 2, the text 1 and the tokens 0; bm25() is lower-is-better. The
-unary ``+`` keeps SQLite from re-running the ranked MATCH once per permitted rowid."""
 
 _SQLITE_COUNTED = """
 SELECT rid, score, count(*) OVER () AS permitted
