@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -363,3 +365,22 @@ def test_it_goes_through_the_environments_proxy_unless_no_proxy_exempts_the_host
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with OpenAICompatibleClient(name="near", base_url=openai_server.base_url, model="m") as model:
         assert model.complete(ASK).text
+
+
+def test_a_thread_that_ends_closes_its_connection(
+    client: OpenAICompatibleClient, openai_server: OpenAIServerDouble
+) -> None:
+    """The eval runner's pool threads end with each run; their connections must not stay open."""
+    opened: list[object] = []
+
+    def call() -> None:
+        client.complete(ASK)
+        opened.append(client._poster._local.conn)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join()
+    del worker
+    gc.collect()
+    (conn,) = opened
+    assert getattr(conn, "sock", "missing") is None  # closed when its thread went

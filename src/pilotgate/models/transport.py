@@ -22,6 +22,7 @@ import select
 import ssl
 import threading
 import urllib.request
+import weakref
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -69,7 +70,7 @@ class JsonPoster:
         self._headers = {"Content-Type": "application/json", "Accept": "application/json", **headers}
         self._headers.update(self._route.proxy_headers if self._route.tunnel is None else ())
         self._local = threading.local()
-        self._open: set[http.client.HTTPConnection] = set()
+        self._open: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._context = ssl.create_default_context() if parts.scheme == "https" else None
 
@@ -93,7 +94,7 @@ class JsonPoster:
     def close(self) -> None:
         """Close every connection (of every thread)."""
         with self._lock:
-            opened, self._open = self._open, set()
+            opened, self._open = list(self._open), weakref.WeakSet()
         for conn in opened:
             conn.close()
         self._local = threading.local()
@@ -114,13 +115,18 @@ class JsonPoster:
             if route.tunnel is not None:
                 conn.set_tunnel(*route.tunnel, headers=dict(route.proxy_headers))
             self._local.conn = conn
+            # A thread that ends (a finished eval run's pool) closes its connection, not the GC, later.
+            self._local.closer = weakref.finalize(threading.current_thread(), conn.close)
             with self._lock:
                 self._open.add(conn)
         return conn
 
     def _discard(self, conn: http.client.HTTPConnection) -> None:
         conn.close()
-        self._local.conn = None
+        closer = getattr(self._local, "closer", None)
+        if closer is not None:
+            closer.detach()
+        self._local.conn = self._local.closer = None
         with self._lock:
             self._open.discard(conn)
 
