@@ -384,3 +384,11 @@ def test_a_thread_that_ends_closes_its_connection(
     gc.collect()
     (conn,) = opened
     assert getattr(conn, "sock", "missing") is None  # closed when its thread went
+
+
+def test_text_that_is_not_valid_unicode_is_still_sent(
+    client: OpenAICompatibleClient, openai_server: OpenAIServerDouble
+) -> None:
+    """A lone surrogate (from a badly decoded document) must not crash the call."""
+    client.complete(ModelRequest(question="Returns for the caf\u00e9 \ud800 order?"))
+    assert openai_server.requests[0].messages[-1]["content"].startswith("Returns for the caf\u00e9")

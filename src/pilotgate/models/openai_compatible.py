@@ -138,7 +138,8 @@ class OpenAICompatibleClient:
             body["tools"] = prompt.tools(request)
         if request.max_output_tokens is not None:
             body["max_tokens"] = request.max_output_tokens
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # ASCII escapes: a lone surrogate in a document's text is still sendable JSON, never an encode error
+        data = json.dumps(body, separators=(",", ":")).encode("ascii")
         started = self.timer()
         try:
             reply = self._poster.post("/chat/completions", data)
