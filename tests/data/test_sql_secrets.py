@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from pilotgate.cli import sources as sources_cli
 from pilotgate.data import search
-from pilotgate.data.sync import sync_sources
+from pilotgate.data.sync import SourceSync, sync_sources
 from pilotgate.demo.scaffold import scaffold_pilot
 from pilotgate.receipts import ReceiptLog, iter_receipt_rows
 from pilotgate.spec import load_pilot
@@ -147,3 +147,25 @@ def test_a_secret_that_cannot_be_resolved_fails_only_its_source(
     assert code == 2
     assert "orders-db" in output and "ORDERS_DB_URL" in output
     assert "failed" in output and "help-center" in output
+
+
+def test_the_runtime_sync_resolves_the_secret_url_too(
+    pilot_dir: Path, orders_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pilotgate run` brings sources up to date through open_runtime: the same resolver, the same silence."""
+    from pilotgate.runtime import open_runtime
+    from pilotgate.workspace import open_workspace
+
+    monkeypatch.setenv("ORDERS_DB_URL", orders_url)
+    db_path = tmp_path / "store.db"
+    workspace = open_workspace(pilot_dir / "pilot.yaml", f"sqlite:///{db_path}")
+    synced: list[SourceSync] = []
+    try:
+        with open_runtime(workspace, on_source=synced.append) as runtime, runtime.store.read() as conn:
+            hits = search(conn, pilot="support-desk", query="teal kettle refund", groups=["agents"])
+    finally:
+        workspace.close()
+    orders = next(result for result in synced if result.name == "orders-db")
+    assert orders.error is None, orders.error
+    assert (hits[0].source, hits[0].uri) == ("orders-db", "100777")
+    assert CANARY not in stored_text(db_path)

@@ -89,7 +89,14 @@ def open_runtime(
     registry: ToolRegistry | None = None
     try:
         if sync:
-            sync_sources(workspace.store, log, workspace.loaded, clock=clock, on_source=on_source)
+            sync_sources(
+                workspace.store,
+                log,
+                workspace.loaded,
+                clock=clock,
+                on_source=on_source,
+                resolve_secret=resolver.resolve,
+            )
         if model is not None:
             router = Router([Route(model.name, model)], retries=0, backoff=backoff, sleep=sleep, timer=timer)
         else:
