@@ -187,7 +187,8 @@ class ResultRecorder:
     Each ``record`` still returns only once its result is committed (durable), and raises the write's
     error when that failed, so an interrupted run keeps every result whose ``record`` returned. The saving
     is the write's fixed cost (a connection, BEGIN, COMMIT, a wait for the fsync), shared by a batch
-    instead of paid per case: at 16 threads ~0.25 ms of CPU a case (measured).
+    instead of paid per case: at 16 threads recording fell from ~0.46 to ~0.30 ms of CPU a case
+    (measured, 1,000 cases against a 50 ms model).
     """
 
     def __init__(self, store: Store, run_id: str, *, clock: Clock = utc_now) -> None:
