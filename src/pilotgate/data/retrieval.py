@@ -512,33 +512,30 @@ _SQLITE_AUDIT = """
 SELECT CASE WHEN EXISTS (SELECT 1 FROM chunks WHERE pilot < :pilot OR pilot > :pilot)
             THEN (SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :narrow)
             ELSE (SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :match) END,
-       EXISTS (SELECT 1 FROM documents WHERE superseded_by IS NOT NULL AND +pilot = :pilot)
+       (SELECT count(*)
+        FROM documents AS d
+        CROSS JOIN chunks AS c ON c.document_id = d.id
+        WHERE d.superseded_by IS NOT NULL AND +d.pilot = :pilot AND c.superseded
+          AND EXISTS (SELECT 1 FROM json_each(d.read_groups) AS g WHERE g.value IN {groups})
+          AND EXISTS (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH :match AND chunks_fts.rowid = c.rowid)),
+       {stale}
 """
-"""How many chunks of the pilot match (regardless of the caller, unranked: the audit counts, it does not
-choose), and whether the pilot has any superseded document at all (the partial index on ``superseded_by``
-alone: ``+`` keeps the planner off the pilot's index). The pilot's token keeps other pilots'
-chunks out of the count, but intersecting with a posting list as long as the corpus costs more than the
-count itself: a store holding no other pilot (two index range probes say so) needs no such filter."""
+"""One statement, three counts, none ranked (the audit counts, it does not choose):
 
-_SQLITE_SUPERSEDED = """
-SELECT d.read_groups, count(*)
-FROM documents AS d
-CROSS JOIN chunks AS c ON c.document_id = d.id
-WHERE d.superseded_by IS NOT NULL AND +d.pilot = :pilot AND c.superseded
-  AND EXISTS (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH :match AND chunks_fts.rowid = c.rowid)
-GROUP BY d.read_groups
-"""
-"""The matching chunks of documents that lost a conflict, by who may read them: it starts from the few
-superseded documents (the partial index on ``superseded_by``; ``CROSS JOIN`` keeps that order and the
-unary ``+`` keeps the planner off the pilot's index, either of which would walk a whole table) and probes
-the full-text index once per chunk of theirs."""
+- the pilot's matches regardless of the caller. The pilot's token keeps other pilots' chunks out, but
+  intersecting with a posting list as long as the corpus costs more than the count itself: a store holding
+  no other pilot (two index range probes say so) needs no such filter;
+- the matches the caller may read whose document lost a conflict. It starts from the few superseded
+  documents (the partial index on ``superseded_by``; ``CROSS JOIN`` keeps that order and the unary ``+``
+  keeps the planner off the pilot's index, either of which would walk a whole table) and probes the
+  full-text index once per chunk of theirs;
+- the caller's matches in ``stale: exclude`` sources that are too old (``_SQLITE_STALE``), or 0."""
 
-_SQLITE_STALE = """
-SELECT count(*)
-FROM chunks_fts
-JOIN chunks AS c ON c.rowid = chunks_fts.rowid
-WHERE chunks_fts MATCH :match AND {stale}
-"""
+_SQLITE_STALE = """(
+        SELECT count(*)
+        FROM chunks_fts
+        JOIN chunks AS c ON c.rowid = chunks_fts.rowid
+        WHERE chunks_fts MATCH :stale_match AND {stale})"""
 """The caller's matches in ``stale: exclude`` sources (their tokens are in the MATCH) that are too old."""
 
 _POSTGRESQL_AUDIT = """
@@ -568,36 +565,36 @@ def _audit(
     excluded: Mapping[str, str],
     permitted: int,
 ) -> Withheld:
-    """SQLite: count the pilot's matches withheld from the caller, by reason, without ranking or reading
-    them. ``permitted`` is how many passed the caller's filter (the ranked query counted them); every
-    other match was withheld: superseded or stale-excluded ones are counted on their own (only when the
-    pilot has any), and the rest are the ones the caller may not read."""
+    """SQLite: count the pilot's matches withheld from the caller, by reason, in one statement that ranks
+    and reads none of them. ``permitted`` is how many passed the caller's filter (the ranked query counted
+    them); every other match was withheld: superseded or stale-excluded ones are counted on their own, and
+    the rest are the ones the caller may not read."""
     match = "{heading text}: " + fts5_terms(words)
     narrow = match + " AND acl: " + any_of([pilot_token(pilot)])
     if sources is not None:
         match += " AND acl: " + any_of(source_token(pilot, name) for name in sorted(set(sources)))
         narrow = match  # a source's token belongs to one pilot already
+    caller = sorted(set(groups))
     params: dict[str, object] = {"pilot": pilot, "match": match, "narrow": narrow}
-    examined, any_superseded = driver_execute(conn, _SQLITE_AUDIT, params).fetchone()
-    caller = set(groups)
-    superseded = 0
-    if any_superseded and caller:
-        rows = driver_execute(conn, _SQLITE_SUPERSEDED, {"pilot": pilot, "match": match})
-        superseded = sum(int(n) for read_groups, n in rows if caller & set(json.loads(read_groups)))
-    stale = 0
+    params.update((f"group_{index}", group) for index, group in enumerate(caller))
+    listed = "(" + ", ".join(f":group_{index}" for index in range(len(caller))) + ")"
+    stale = "0"
     wanted = {name: cutoff for name, cutoff in excluded.items() if sources is None or name in sources}
     if wanted and caller:
-        params = {
-            "match": match
+        params["stale_match"] = (
+            match
             + " AND acl: "
-            + any_of(group_token(pilot, group) for group in sorted(caller))
+            + any_of(group_token(pilot, group) for group in caller)
             + " AND acl: "
             + any_of(source_token(pilot, name) for name in sorted(wanted))
-        }
-        statement = _SQLITE_STALE.format(stale=_stale_sources(wanted, params))
-        stale = int(driver_execute(conn, statement, params).fetchone()[0])
-    restricted = max(0, int(examined) - permitted - superseded - stale)
-    return Withheld(restricted=restricted, superseded=superseded, stale=stale, window=int(examined))
+        )
+        stale = _SQLITE_STALE.format(stale=_stale_sources(wanted, params))
+    statement = _SQLITE_AUDIT.format(groups=listed if caller else "(NULL)", stale=stale)
+    examined, superseded, stale_count = driver_execute(conn, statement, params).fetchone()
+    restricted = max(0, int(examined) - permitted - int(superseded) - int(stale_count))
+    return Withheld(
+        restricted=restricted, superseded=int(superseded), stale=int(stale_count), window=int(examined)
+    )
 
 
 def _count_withheld(
