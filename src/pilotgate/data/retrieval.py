@@ -222,7 +222,7 @@ ORDER BY top.score DESC, c.id
 ``superseded_by`` answers it), so that conflict notes are looked up only for results that have some."""
 
 _POSTGRESQL_RANKED = """
-SELECT c.id AS chunk_id, ts_rank_cd(CAST(:weights AS float4[]), c.tsv, q.query) AS score
+SELECT c.id AS chunk_id, ts_rank_cd(CAST(:weights AS float4[]), c.tsv, q.query) AS score{counted}
 FROM chunks AS c
 CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
 WHERE c.tsv @@ (q.query && to_tsquery('simple', :tokens))
@@ -239,7 +239,7 @@ empty, and an empty query AND-ed with the tokens would match every readable chun
 _POSTGRESQL_OUTER = """
 SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score,
        d.record_key, c.content_hash, d.content_hash, d.modified_at, d.ingested_at, c.content_at,
-       0 AS permitted,
+       {permitted} AS permitted,
        EXISTS (SELECT 1 FROM documents AS l WHERE l.superseded_by = d.id) AS has_losers
 FROM ({ranked}) AS top
 JOIN chunks AS c ON c.id = top.chunk_id
@@ -297,7 +297,7 @@ def retrieve(
     words = content_terms(query)
     wanted = tuple(sorted(set(groups)))
     cutoffs, excluded = registry.freshness_at(moment)
-    counting = audit and conn.dialect.name == "sqlite"
+    counting = audit and bool(words) and limit > 0 and (sources is None or bool(sources))
     ranked = _ranked(
         conn,
         pilot=pilot,
@@ -321,12 +321,9 @@ def retrieve(
             kept.append(chunk)
     results = _annotate(conn, pilot, kept, wanted, ranked.winners)
     withheld = Withheld()
-    if audit and words and limit > 0 and (sources is None or sources):
-        if counting:
-            withheld = _audit(conn, pilot, words, wanted, sources, excluded, ranked.permitted)
-        else:
-            returned = {c.chunk_id for c in results}
-            withheld = _count_withheld(conn, pilot, words, wanted, sources, excluded, returned)
+    if counting:
+        audited = _audit if conn.dialect.name == "sqlite" else _count_withheld
+        withheld = audited(conn, pilot, words, wanted, sources, excluded, ranked.permitted)
     return Retrieval(
         query=query,
         terms=tuple(words),
@@ -392,8 +389,11 @@ def _ranked(
         extra = ""
         if stale:
             extra += _stale_condition(stale, params)
-        ranked = _POSTGRESQL_RANKED.format(extra=extra)
-        found = list(conn.execute(text(_POSTGRESQL_OUTER.format(ranked=ranked)), params))
+        ranked = _POSTGRESQL_RANKED.format(
+            extra=extra, counted=", count(*) OVER () AS permitted" if count else ""
+        )
+        outer = _POSTGRESQL_OUTER.format(ranked=ranked, permitted="top.permitted" if count else "0")
+        found = list(conn.execute(text(outer), params))
     else:
         raise NotImplementedError(f"full-text search is not implemented for the {dialect} dialect")
     cutoffs = cutoffs or {}
@@ -539,21 +539,29 @@ _SQLITE_STALE = """(
 """The caller's matches in ``stale: exclude`` sources (their tokens are in the MATCH) that are too old."""
 
 _POSTGRESQL_AUDIT = """
-SELECT count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND NOT readable),
-       count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND readable AND c.superseded),
-       count(*) FILTER (WHERE NOT c.id = ANY(:returned) AND readable AND NOT c.superseded AND {stale}),
-       count(*)
-FROM (
-  SELECT c.id, c.superseded, c.source, c.content_at,
-         CAST(d.read_groups AS jsonb) ?| CAST(:groups AS text[]) AS readable
-  FROM chunks AS c
-  CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
-  JOIN documents AS d ON d.id = c.document_id
-  WHERE c.tsv @@ q.query AND numnode(q.query) > 0 AND c.pilot = :pilot AND c.active{sources}
-) AS c
+SELECT (SELECT count(*)
+        FROM chunks AS c
+        CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
+        WHERE c.tsv @@ q.query AND numnode(q.query) > 0 AND c.pilot = :pilot AND c.active{sources}),
+       (SELECT count(*)
+        FROM documents AS d
+        JOIN chunks AS c ON c.document_id = d.id
+        CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
+        WHERE d.superseded_by IS NOT NULL AND d.pilot = :pilot AND c.superseded AND c.active{sources}
+          AND CAST(d.read_groups AS jsonb) ?| CAST(:groups AS text[])
+          AND c.tsv @@ q.query),
+       {stale}
 """
-"""The same on PostgreSQL, counted in the query: ranking every match (``ts_rank_cd``) only to keep the best
-few cost more than counting them all (the GIN index finds the matches; counts need no order)."""
+"""The same three counts on PostgreSQL, unranked: all the pilot's matches (the GIN index finds them; no
+join, no ranking), the readable ones whose document lost a conflict (from the few superseded documents),
+and the caller's stale-excluded ones."""
+
+_POSTGRESQL_STALE = """(
+        SELECT count(*)
+        FROM chunks AS c
+        CROSS JOIN websearch_to_tsquery('english', :match) AS q(query)
+        WHERE c.tsv @@ (q.query && to_tsquery('simple', :tokens)) AND numnode(q.query) > 0
+          AND c.pilot = :pilot AND c.active AND {stale})"""
 
 
 def _audit(
@@ -604,23 +612,26 @@ def _count_withheld(
     groups: Sequence[str],
     sources: Sequence[str] | None,
     excluded: Mapping[str, str],
-    returned: set[str],
+    permitted: int,
 ) -> Withheld:
-    """PostgreSQL: count the pilot's matches withheld from the caller, by reason, in one unranked query."""
-    params: dict[str, object] = {
-        "pilot": pilot,
-        "match": websearch_query(words),
-        "groups": sorted(set(groups)),
-        "returned": sorted(returned),
-    }
+    """PostgreSQL: as ``_audit``, in one statement of unranked counts."""
+    caller = sorted(set(groups))
+    params: dict[str, object] = {"pilot": pilot, "match": websearch_query(words), "groups": caller}
     clause = ""
     if sources is not None:
         clause = " AND c.source = ANY(:sources)"
         params["sources"] = sorted(set(sources))
-    stale = _stale_sources(excluded, params) if excluded else "false"
+    stale = "0"
+    wanted = {name: cutoff for name, cutoff in excluded.items() if sources is None or name in sources}
+    if wanted and caller:
+        params["tokens"] = tsquery_any(group_token(pilot, group) for group in caller)
+        stale = _POSTGRESQL_STALE.format(stale=_stale_sources(wanted, params))
     statement = text(_POSTGRESQL_AUDIT.format(sources=clause, stale=stale))
-    restricted, superseded, stale_count, examined = conn.execute(statement, params).one()
-    return Withheld(restricted=restricted, superseded=superseded, stale=stale_count, window=examined)
+    examined, superseded, stale_count = conn.execute(statement, params).one()
+    restricted = max(0, int(examined) - permitted - int(superseded) - int(stale_count))
+    return Withheld(
+        restricted=restricted, superseded=int(superseded), stale=int(stale_count), window=int(examined)
+    )
 
 
 def tsquery_any(tokens: Iterable[str]) -> str:
