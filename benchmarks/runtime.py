@@ -96,7 +96,7 @@ def make_pilot(root: Path, base_url: str, chunks: int) -> None:
 @contextmanager
 def timed_router(runtime: Runtime) -> Iterator[list[tuple[float, float]]]:
     """Record the wall time and this thread's CPU time of every ``Router.route`` call (the model's time:
-    the openai SDK, HTTP and the server's latency)."""
+    the OpenAI-compatible client, HTTP and the server's latency)."""
     spent: list[tuple[float, float]] = []
     original = runtime.router.route
 
@@ -129,7 +129,7 @@ class ShapeRun:
     cpu: list[float] = field(default_factory=list)
     """The running thread's CPU time outside the router: pilotgate's own work."""
     model_cpu: list[float] = field(default_factory=list)
-    """The running thread's CPU time inside the router: the openai SDK and HTTP."""
+    """The running thread's CPU time inside the router: the OpenAI-compatible client and HTTP."""
     receipts: int = 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -142,23 +141,6 @@ def test_latency_is_measured_with_the_timer() -> None:
     ticks = iter([1.0, 1.0025])
     model = ReferenceModel(timer=lambda: next(ticks))
     assert model.complete(ModelRequest("refund", [GENERAL])).latency_ms == 2.5
-
-
-def test_it_is_fast() -> None:
-    context = [Passage(f"chk_{i}", "Refunds are paid within 14 days of the request. " * 16) for i in range(5)]
-    model = ReferenceModel()
-    request = ModelRequest("how long do refunds take to be paid", context)
-    model.complete(request)
-    # CPU time, best of five rounds: on a shared machine wall time counts waiting for a CPU, and other work
-    # (cache misses, frequency changes) inflates single rounds
-    rounds = []
-    for _ in range(5):
-        started = time.thread_time()
-        for _ in range(100):
-            model.complete(request)
-        rounds.append((time.thread_time() - started) * 1000 / 100)
-    per_call_ms = min(rounds)
-    assert per_call_ms < 1.0
 
 
 @pytest.mark.parametrize("question", ["", "   ", '"', "AND OR *", "🚚"])
