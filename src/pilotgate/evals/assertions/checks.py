@@ -187,11 +187,17 @@ def tool_called(item: ToolCalled, case: Any, seen: CaseObservation, ctx: EvalCon
         calls = [c for c in calls if c.executed == item.executed]
     what = item.tool + (f" with {json.dumps(item.args, sort_keys=True)}" if item.args else "")
     if item.executed is not None:
-        what += " (executed)" if item.executed else " (not executed)"
-    asked = ", ".join(c.name for c in seen.tool_calls) or "none"
+        what += ", executed" if item.executed else ", not executed"
+    asked = ", ".join(_described(c) for c in seen.tool_calls) or "none"
     return AssertionResult(
-        "tool_called", bool(calls), f"{'called' if calls else 'did not call'} {what} (calls: {asked})"
+        "tool_called",
+        bool(calls),
+        f"{'found' if calls else 'expected'} a call of {what}; the task's calls: {asked}",
     )
+
+
+def _described(call: ObservedToolCall) -> str:
+    return f"{call.name} ({'executed' if call.executed else 'not executed'})"
 
 
 def tool_not_called(
