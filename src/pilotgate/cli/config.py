@@ -1,4 +1,5 @@
-"""`pilotgate check` and `pilotgate schema`: validate pilot.yaml; print its JSON Schema."""
+"""`pilotgate check` and `pilotgate schema`: validate pilot.yaml (and the eval packs it names); print its JSON
+Schema."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 from pilotgate.cli.options import PilotOption
 from pilotgate.cli.output import console
+from pilotgate.evals import load_packs
 from pilotgate.spec import pilot_json_schema
 from pilotgate.workspace import check_environment, load_workspace_config
 
@@ -20,10 +22,12 @@ def check(
     ] = None,
     pilot: PilotOption = None,
 ) -> None:
-    """Validate pilot.yaml: every problem at once, each with file:line:column, field and a hint."""
+    """Validate pilot.yaml and its eval packs: every problem at once, each with file:line:column, field and a
+    hint."""
     loaded = load_workspace_config(path or pilot)
     check_environment(loaded)
     spec = loaded.spec
+    cases = len(load_packs(loaded).cases) if spec.evals.packs else 0
     counts = ", ".join(
         _count(number, noun)
         for number, noun in (
@@ -32,6 +36,7 @@ def check(
             (len(spec.models) or 1, "model"),
             (len(spec.tools), "tool"),
             (len(spec.policy.rules), "policy rule"),
+            (cases, "eval case"),
         )
     )
     pilot = f"pilot [bold]{spec.pilot.name}[/] (owner {spec.pilot.owner})"

@@ -251,7 +251,7 @@ def load_run(store: Store, run_id: str) -> StoredRun:
     with store.read() as conn:
         row = conn.execute(select(eval_runs).where(eval_runs.c.id == run_id)).one_or_none()
         if row is None:
-            raise UsageError(f"no eval run {run_id!r}", hint="`pilotgate eval list` shows the runs")
+            raise UsageError(f"no eval run {run_id!r}", hint="`pilotgate eval runs` lists the runs")
         rows = conn.execute(
             select(eval_results)
             .where(eval_results.c.run_id == run_id)
