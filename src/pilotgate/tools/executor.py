@@ -353,21 +353,9 @@ class ToolExecutor:
             "latency_us": latency_us,
             "cost": str(registered.spec.cost_per_call) if via != "reconcile" else "0",
         }
+        stored = self.log.redactor.redact_body(output.as_json())
         with self.log.transaction(self.store) as conn:
-            intent = self._intent_hash(conn, record, prior)
-            receipt = self.log.append(
-                conn,
-                kind="tool.result",
-                body=body,
-                actor=self.actor,
-                task=record.task,
-                release=record.release,
-                refs=[intent],
-            )
-            stored = self.log.redactor.redact_body(output.as_json())
-            ledger.finish(
-                conn, record.key, state=state, result_seq=receipt.seq, output=stored, at=self._now()
-            )
+            receipt = self._close(conn, record, prior, "tool.result", body, state, stored)
         return self._outcome(
             record, state, ToolOutput.from_json(stored), calls=calls, receipts=(*prior, receipt)
         )
@@ -383,25 +371,36 @@ class ToolExecutor:
             "reason": reason,
         }
         with self.log.transaction(self.store) as conn:
-            intent = self._intent_hash(conn, record, prior)
-            receipt = self.log.append(
-                conn,
-                kind="tool.parked",
-                body=body,
-                actor=self.actor,
-                task=record.task,
-                release=record.release,
-                refs=[intent],
-            )
-            ledger.finish(
-                conn, record.key, state="parked", result_seq=receipt.seq, output=None, at=self._now()
-            )
+            receipt = self._close(conn, record, prior, "tool.parked", body, "parked", None)
             outcome = self._outcome(
                 record, "parked", None, calls=calls, reason=reason, receipts=(*prior, receipt)
             )
             if self.on_park is not None:
                 self.on_park(conn, outcome)
         return outcome
+
+    def _close(
+        self,
+        conn: Connection,
+        record: ToolCallRecord,
+        prior: tuple[AppendedReceipt, ...],
+        kind: str,
+        body: dict[str, Any],
+        state: CallState,
+        stored: dict[str, Any] | None,
+    ) -> AppendedReceipt:
+        """Append the call's closing receipt (citing its intent) and mark its ledger row, in ``conn``."""
+        receipt = self.log.append(
+            conn,
+            kind=kind,
+            body=body,
+            actor=self.actor,
+            task=record.task,
+            release=record.release,
+            refs=[self._intent_hash(conn, record, prior)],
+        )
+        ledger.finish(conn, record.key, state=state, result_seq=receipt.seq, output=stored, at=self._now())
+        return receipt
 
     # --- dry run -------------------------------------------------------------------------------------
 
