@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from receipts_helpers import PILOT, FixedClock, entries
@@ -98,6 +99,9 @@ def test_explicit_at_wins_over_clock(store: Store) -> None:
         ({"refs": ["not-a-hash"]}, "receipt hash"),
         ({"task": ""}, "task id"),
         ({"body": {"amount": 1e400 * 0}}, "not a JSON number"),
+        ({"body": {"total": {"amount": Decimal("1.10")}}}, r"\$\.body\.total\.amount: Decimal"),
+        ({"body": {"score": 0.5, "note": "bad \ud800"}}, "unpaired surrogate"),
+        ({"actor": ("user", "ann \ud800")}, "unpaired surrogate"),
     ],
 )
 def test_bad_entries_are_refused_and_nothing_is_written(
@@ -211,3 +215,24 @@ def test_entry_dataclass_accepts_mapping_actor(store: Store) -> None:
     with store.write() as conn:
         made = ReceiptLog(PILOT).append_many(conn, [Entry("x", {}, {"kind": "approver", "id": "bo"})])
     assert made[0].seq == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"score": 0.1, "big": 1e21, "whole": 100.0, "tiny": 5e-7},
+        {"ключ": "значение", "𝄞": "non-BMP key sorts by UTF-16", "\uffff": 1, "emoji 😀": ["a", None, True]},
+        {"nested": {"body": None, "list": [{"body": "null"}]}, "text": '"body":null'},
+    ],
+)
+def test_stored_bytes_are_the_canonical_form_of_the_whole_record(
+    store: Store, body: dict[str, object]
+) -> None:
+    # The writer canonicalizes the body on its own and splices it into the record's text; the result must
+    # be byte for byte what canonicalizing the whole record gives.
+    with store.write() as conn:
+        made = append(conn, pilot=PILOT, kind="task.started", body=body, actor=("user", "ann"), task="t1")
+    with store.read() as conn:
+        stored = get_receipt(conn, PILOT, made.seq)
+    assert stored.record["body"] == body
+    assert canonical_bytes(stored.record) == stored.canonical

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -13,9 +14,7 @@ from pilotgate.receipts import REDACTED, Redactor
 CANARY = "canary-secret-4242-xyz"
 
 
-@pytest.mark.parametrize(
-    ("text", "leaked"),
-    [
+SHAPES = [
         ("key sk-abcdefghijklmnopqrstuvwx in text", "sk-abcdefghijklmnopqrstuvwx"),
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
         ("aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
@@ -26,8 +25,14 @@ CANARY = "canary-secret-4242-xyz"
         ("xoxb-1234567890-abcdefghij", "xoxb-1234567890"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEv\nQ==\n-----END PRIVATE KEY-----", "MIIEv"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA (cut off", "b3BlbnNzaC1rZXkt"),
-    ],
-)
+        ("Authorization: basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        ("GOOGLE AIza" + "B" * 35, "AIza" + "B" * 35),
+        ("github_pat_" + "1" * 40, "github_pat_" + "1" * 40),
+        ("conn Api_Key=zzzz9999zzzz", "zzzz9999zzzz"),
+]
+
+
+@pytest.mark.parametrize(("text", "leaked"), SHAPES)
 def test_known_shapes_are_removed(text: str, leaked: str) -> None:
     redacted = Redactor().redact_text(text)
     assert leaked not in redacted and REDACTED in redacted
@@ -116,3 +121,23 @@ def _overlaps_marker(secret: str) -> bool:
     return any(secret.startswith(marker[i:]) for i in edges) or any(
         secret.endswith(marker[:i]) for i in edges
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    shape=st.sampled_from(SHAPES),
+    prefix=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12),
+    suffix=st.sampled_from(["", " ", "\n", "\"", ".", " tail"]),
+    in_key=st.booleans(),
+    score=st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_the_trigger_scan_never_skips_a_shape(
+    shape: tuple[str, str], prefix: str, suffix: str, in_key: bool, score: float
+) -> None:
+    # The writer scans a body's canonical JSON text once and redacts only when the scan finds what a shape
+    # needs; a shape anywhere in a body (value or key, next to any text, with floats that send the body
+    # down the reference canonicalizer) must still be removed.
+    text, leaked = shape
+    value = (" " if re.match(r"\w", prefix[-1:]) else "") + text  # the shapes start at a word boundary
+    body = {prefix + value + suffix: 1} if in_key else {"k": [prefix + value + suffix], "score": score}
+    assert leaked not in Redactor().redact_canonical(body)

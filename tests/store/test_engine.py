@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from pilotgate.errors import SchemaTooNewError, StoreError, StoreUnavailableError
 from pilotgate.store import Store, create_store_engine, current_revision, head_revision, open_store
@@ -90,3 +92,76 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     with pytest.raises(StoreUnavailableError) as caught:
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     assert caught.value.hint
+
+
+def test_sqlite_pins_a_read_connection_per_thread_and_one_writer(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        # A read inside a read: another connection, its own snapshot.
+        with store.read() as first, store.read() as nested:
+            assert nested is not first
+        with store.read() as again:
+            assert again is first  # the pinned one, not a pool checkout
+        seen: list[object] = []
+        worker = threading.Thread(target=lambda: seen.append(_read_connection(store)))
+        worker.start()
+        worker.join()
+        assert seen and seen[0] is not first
+        with store.write() as writer:
+            # The pinned writer skips the sync on commit; group commit fsyncs the WAL after it.
+            assert writer.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            writer.execute(text("CREATE TABLE probe (x INTEGER)"))
+        assert store.writers is not None
+        syncs = store.writers.syncs
+        with store.write() as again_writer:
+            assert again_writer is writer
+            again_writer.execute(text("INSERT INTO probe VALUES (1)"))
+        assert store.writers.syncs == syncs + 1  # still durable when write() returns
+        with store.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # readers keep FULL
+            assert conn.execute(text("SELECT count(*) FROM probe")).scalar() == 1
+    finally:
+        store.close()
+
+
+def _read_connection(store: Store) -> object:
+    with store.read() as conn:
+        conn.execute(text("SELECT 1"))
+        return conn
+
+
+def test_a_failed_transaction_leaves_the_pinned_connections_usable(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with store.write() as conn:
+            conn.execute(text("CREATE TABLE probe (x INTEGER PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO probe VALUES (1)"))
+        with pytest.raises(IntegrityError), store.write() as conn:
+            conn.execute(text("INSERT INTO probe VALUES (2)"))
+            conn.execute(text("INSERT INTO probe VALUES (1)"))  # duplicate key: the whole write rolls back
+        with pytest.raises(ZeroDivisionError), store.read() as conn:
+            conn.execute(text("SELECT * FROM probe")).all()
+            _ = 1 / 0
+        with store.write() as conn:
+            conn.execute(text("INSERT INTO probe VALUES (3)"))
+        with store.read() as conn:
+            assert [row[0] for row in conn.execute(text("SELECT x FROM probe ORDER BY x"))] == [1, 3]
+    finally:
+        store.close()
+
+
+def test_read_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        pinned = []
+        for _ in range(5):
+            worker = threading.Thread(target=lambda: pinned.append(_read_connection(store)))
+            worker.start()
+            worker.join()
+        assert store.pins is not None
+        # Each new thread closed the connections of the threads that had ended before it.
+        assert len(store.pins._readers) == 1
+        assert all(conn.closed for conn in pinned[:-1])  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    assert all(conn.closed for conn in pinned)  # type: ignore[attr-defined]

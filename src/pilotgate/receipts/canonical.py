@@ -19,9 +19,10 @@ import rfc8785
 MAX_SAFE_INTEGER = 2**53 - 1
 """RFC 8785 (I-JSON) numbers are IEEE doubles: integers beyond this are not exact, so they are refused."""
 
-_dumps = json.JSONEncoder(
+dumps_sorted = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
 ).encode
+"""The stdlib encoder as RFC 8785 needs it: RFC 8785's text for any value ``_fits_stdlib`` accepts."""
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -31,25 +32,36 @@ def canonical_bytes(value: Any) -> bytes:
     keys) and ``ValueError`` for NaN, infinities, integers beyond ±(2^53-1) and unpaired surrogates; the
     message names the path of the offending value (``$.body.amount``). Money and times belong in strings.
     """
+    text = canonical_text(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        _raise_for_surrogates(value, "$")
+        raise
+
+
+def canonical_text(value: Any, *, path: str = "$") -> str:
+    """``canonical_bytes`` as text, before the UTF-8 encoding (which is where unpaired surrogates fail).
+
+    The receipt writer canonicalizes a body once as text, scans that text for secrets and splices it into
+    the record's own canonical text, instead of encoding the body two or three times. ``path`` is what an
+    error message calls the value (``$.body``).
+    """
     try:
         fast = _fits_stdlib(value)
     except _Unfit:
-        _explain(value, "$")
+        _explain(value, path)
         raise TypeError("the value is not JSON") from None
     if fast:
-        try:
-            return _dumps(value).encode("utf-8")
-        except UnicodeEncodeError:
-            _raise_for_surrogates(value, "$")
-            raise
-    return _reference(value)
+        return dumps_sorted(value)
+    return _reference(value, path).decode("utf-8")
 
 
-def _reference(value: Any) -> bytes:
+def _reference(value: Any, path: str = "$") -> bytes:
     try:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as exc:
-        _raise_for_surrogates(value, "$")
+        _raise_for_surrogates(value, path)
         raise ValueError(f"cannot canonicalize: {exc}") from exc
 
 

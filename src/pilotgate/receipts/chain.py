@@ -12,6 +12,7 @@ never rereads old receipts.
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from pilotgate.errors import ReceiptNotFoundError, WitnessError
-from pilotgate.receipts.canonical import canonical_bytes
+from pilotgate.receipts.canonical import canonical_bytes, dumps_sorted
 from pilotgate.receipts.checkpoint import Checkpoint, make_checkpoint, parse_checkpoint, signer_for
 from pilotgate.receipts.hashes import ZERO_HASH, Frontier, leaf_hash, receipt_hash
 from pilotgate.receipts.keys import Signer, load_signing_key
@@ -129,10 +130,10 @@ class ReceiptLog:
         rows: list[tuple[Any, ...]] = []
         made: list[AppendedReceipt] = []
         signed: list[Checkpoint] = []
-        for record, at_text in prepared:
+        for record, at_text, body_text in prepared:
             record["seq"] = size
             record["prev"] = head
-            canonical = canonical_bytes(record)
+            canonical = _spliced(record, body_text)
             digest = receipt_hash(canonical)
             frontier.append(leaf_hash(canonical))
             rows.append((self.pilot, size, digest, head, record["kind"], record["task"], at_text, canonical))
@@ -149,22 +150,25 @@ class ReceiptLog:
             self._store_checkpoint(conn, checkpoint)
         return made
 
-    def _prepare(self, entry: Entry) -> tuple[dict[str, Any], str]:
+    def _prepare(self, entry: Entry) -> tuple[dict[str, Any], str, str]:
+        """The record (body left out), its ``at`` and the redacted body's canonical text."""
         at_text = format_at(entry.at if entry.at is not None else self.clock())
-        body = self.redactor.redact_body(entry.body)
+        body = entry.body if type(entry.body) is dict else dict(entry.body)
+        body_text = self.redactor.redact_canonical(body)
         record = build_record(
             pilot=self.pilot,
             seq=0,
             prev=ZERO_HASH,
             at=at_text,
             kind=entry.kind,
-            body=body,
+            body=_NO_BODY,
             actor=Actor.of(entry.actor),
             task=entry.task,
             release=entry.release,
             refs=entry.refs,
         )
-        return record, at_text
+        record["body"] = None
+        return record, at_text, body_text
 
     # --- checkpoints -------------------------------------------------------------------------------
 
@@ -268,6 +272,27 @@ class ReceiptLog:
 
     def _store_head(self, conn: Connection, size: int, head: str, frontier: Frontier) -> None:
         _cursor(conn).execute(_sql(conn)["update_head"], (size, head, frontier.to_hex(), self.pilot))
+
+
+_NO_BODY: dict[str, Any] = {}
+
+_BODY_SLOT = '"body":null'
+
+
+def _spliced(record: dict[str, Any], body_text: str) -> bytes:
+    """The record's canonical bytes, its body's canonical text put in the ``body`` slot.
+
+    Every field but the body is a checked string, small integer, list of hashes or null, which the stdlib
+    encoder writes as RFC 8785 does; ``"body":null`` can only be the record's own key (a string inside the
+    text cannot hold an unescaped quote, and the actor object has no ``body``), and members are sorted, so
+    putting the body's own canonical text there gives the canonical text of the whole.
+    """
+    text = dumps_sorted(record).replace(_BODY_SLOT, '"body":' + body_text, 1)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        record = {**record, "body": json.loads(body_text)}
+        return canonical_bytes(record)  # raises, naming the field that is not valid Unicode
 
 
 _SQL = {

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,87 @@ def _writers_for(url: str) -> SqliteWriters | None:
         return _WRITERS.setdefault(key, SqliteWriters(key))
 
 
+class PinnedConnections:
+    """Connections a SQLite file store keeps checked out: one per thread for reads, one for writes.
+
+    A transaction on a pinned connection skips the pool's checkout and return, the Connection's setup and
+    (for writes) the two ``PRAGMA synchronous`` switches: ~35 µs saved a read and ~60 µs a write (measured),
+    where a task's own work is a few hundred. The writer is used only under the writers' lock and keeps
+    ``synchronous=NORMAL`` (group commit makes its writes durable); no other connection is switched. A
+    nested transaction on the same thread, or a connection left unusable by an error, falls back to (or is
+    replaced from) the pool. The read connections of threads that have ended are closed when the next
+    thread pins one (an eval run's workers come and go).
+    """
+
+    def __init__(self) -> None:
+        self.writer: Connection | None = None
+        self.writing = False
+        self._readers: dict[threading.Thread, _Reader] = {}
+        self._lock = threading.Lock()
+
+    def reader(self, engine: Engine) -> _Reader | None:
+        """This thread's read connection; None while it is in use (a nested read)."""
+        me = threading.current_thread()
+        pinned = self._readers.get(me)
+        if pinned is None:
+            pinned = _Reader(engine.connect())
+            with self._lock:
+                ended = [thread for thread in self._readers if not thread.is_alive()]
+                gone = [self._readers.pop(thread).conn for thread in ended]
+                self._readers[me] = pinned
+            for conn in gone:
+                _close(conn)
+        return None if pinned.busy else pinned
+
+    def open_writer(self, engine: Engine) -> Connection:
+        """The write connection, opened on first use (call under the writers' lock)."""
+        if self.writer is None:
+            conn = engine.connect()
+            conn.execution_options(pilotgate_write=True)
+            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            self.writer = conn
+        return self.writer
+
+    def drop(self, conn: Connection) -> None:
+        """Close a pinned connection an error may have left unusable; the next use opens another."""
+        if self.writer is conn:
+            self.writer = None
+        with self._lock:
+            for thread, pinned in list(self._readers.items()):
+                if pinned.conn is conn:
+                    del self._readers[thread]
+        _close(conn)
+
+    def close(self) -> None:
+        """Close every pinned connection (before the engine is disposed)."""
+        with self._lock:
+            readers, self._readers = self._readers, {}
+        writer, self.writer = self.writer, None
+        for conn in [pinned.conn for pinned in readers.values()] + ([writer] if writer else []):
+            _close(conn)
+
+
+@dataclass
+class _Reader:
+    conn: Connection
+    busy: bool = False
+
+
+def _close(conn: Connection) -> None:
+    try:
+        conn.close()
+    except Exception:  # it is being thrown away
+        conn.invalidate()
+
+
+def _still_usable(conn: Connection) -> bool:
+    """After a failed transaction: not closed or invalidated, and its rollback left no transaction open."""
+    if conn.closed or conn.invalidated:
+        return False
+    driver = conn.connection.driver_connection
+    return not getattr(driver, "in_transaction", False)
+
+
 @dataclass
 class Store:
     """An open store: an engine and the two kinds of transaction pilotgate uses."""
@@ -135,6 +216,8 @@ class Store:
     url: str
     writers: SqliteWriters | None = None
     """SQLite: the in-process queue and group commit of the file's writers (see ``SqliteWriters``)."""
+    pins: PinnedConnections | None = field(default=None, repr=False)
+    """SQLite files in WAL mode: the connections kept checked out (see ``PinnedConnections``)."""
 
     @property
     def dialect(self) -> str:
@@ -151,13 +234,40 @@ class Store:
                 with _translate_errors(self.url), conn.begin():
                     yield conn
             return
-        if not writers.group_commit:
+        pins = self.pins
+        if not writers.group_commit or pins is None:
             with writers.lock, self.engine.connect() as conn:
                 conn.execution_options(pilotgate_write=True)
                 with _translate_errors(self.url), conn.begin():
                     yield conn
             return
-        with writers.lock, self.engine.connect() as conn:
+        with writers.lock:
+            if pins.writing:  # nested on this thread: its own connection, as without pinning
+                with self._pooled_write() as conn:
+                    yield conn
+                return
+            with _translate_errors(self.url):
+                conn = pins.open_writer(self.engine)
+            pins.writing = True
+            try:
+                with _translate_errors(self.url), conn.begin():
+                    yield conn
+                ticket = writers.committed()
+            except BaseException:
+                if not _still_usable(conn):
+                    pins.drop(conn)
+                raise
+            finally:
+                pins.writing = False
+        with _translate_errors(self.url):
+            writers.make_durable(ticket)
+
+    @contextmanager
+    def _pooled_write(self) -> Iterator[Connection]:
+        """A group-commit write on a pooled connection (under the writers' lock): a nested write."""
+        writers = self.writers
+        assert writers is not None
+        with self.engine.connect() as conn:
             driver = conn.connection.driver_connection
             driver.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
             try:
@@ -173,11 +283,31 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction: a consistent snapshot, never takes the write lock."""
-        with self.engine.connect() as conn, _translate_errors(self.url), conn.begin():
-            yield conn
+        pins = self.pins
+        pinned = None
+        if pins is not None:
+            with _translate_errors(self.url):
+                pinned = pins.reader(self.engine)
+        if pins is None or pinned is None:
+            with self.engine.connect() as pooled, _translate_errors(self.url), pooled.begin():
+                yield pooled
+            return
+        conn = pinned.conn
+        pinned.busy = True
+        try:
+            with _translate_errors(self.url), conn.begin():
+                yield conn
+        except BaseException:
+            if not _still_usable(conn):
+                pins.drop(conn)
+            raise
+        finally:
+            pinned.busy = False
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Release every pooled and pinned connection."""
+        if self.pins is not None:
+            self.pins.close()
         self.engine.dispose()
 
 
@@ -215,6 +345,8 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
                 with engine.connect() as conn:
                     mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
                 store.writers.group_commit = str(mode).lower() == "wal"
+                if store.writers.group_commit:
+                    store.pins = PinnedConnections()
     except Exception:
         engine.dispose()
         raise
