@@ -395,3 +395,33 @@ def test_edits_deletions_and_renames_keep_versions_and_provenance(store: Store, 
     assert hit.modified_at is not None and hit.content_at == hit.modified_at
     assert [(r.uri, r.version) for r in refunds] == [("refunds.md", 2)]
     assert run().count("unchanged") == 2  # and nothing more happens
+
+
+def test_a_large_batch_is_written_whole_and_indexed(store: Store, list_connector: type) -> None:
+    """More chunks than one multi-row INSERT holds (SQLite) or one COPY: every chunk is stored, searchable
+    and in step with the full-text index; on SQLite the connection's page cache setting is restored."""
+    items = [
+        SourceDocument(
+            uri=f"doc{index:03d}.md",
+            text=f"# Doc {index}\n\n"
+            + "\n\n".join(f"## Part {part}\n\nword{index}x{part} shared" for part in range(7)),
+            media_type="text/markdown",
+        )
+        for index in range(40)
+    ]
+    with store.write() as conn:
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar() if store.dialect == "sqlite" else None
+        report = ingest_source(
+            conn, pilot=PILOT, connector=list_connector("bulk", ("agents",), items), clock=FixedClock()
+        )
+        if cache is not None:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == cache
+    assert report.chunks_written == 280
+    with store.read() as conn:
+        assert len(conn.execute(select(chunks.c.id).where(chunks.c.active)).all()) == 280
+        hits = search(conn, pilot=PILOT, query="word39x6", groups=["agents"])
+        assert [hit.text for hit in hits] == ["word39x6 shared"]
+        assert len(search(conn, pilot=PILOT, query="shared", groups=["agents"], limit=500)) == 280
+    if store.dialect == "sqlite":
+        with store.write() as conn:  # FTS5 raises SQLITE_CORRUPT_VTAB if the index disagrees with the rows
+            conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")

@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -187,6 +188,43 @@ def ingest_source(
 
     ``on_document`` is called with each uri the connector yields (for a progress display).
     """
+    with _sqlite_page_cache(conn):
+        return _ingest(conn, pilot, connector, clock, max_chunk_chars, on_document)
+
+
+INGEST_CACHE_KIB = 65_536
+"""SQLite page cache (KiB) of the connection while it ingests; its own setting is restored afterwards."""
+
+
+@contextmanager
+def _sqlite_page_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a page cache of ``INGEST_CACHE_KIB`` for the ingest: chunk rows land at random places in
+    the id and content-hash indexes, and FTS5 merges its segments as it goes; with the default 2 MB cache
+    those pages are evicted and read back again and again (measured at 100,000 chunks: the inserts took
+    ~90 instead of ~110 µs of CPU a chunk)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = int(driver_execute(conn, "PRAGMA cache_size").fetchone()[0])
+    if -before >= INGEST_CACHE_KIB:  # already as big (negative: KiB; positive: pages, at least 512 bytes)
+        yield
+        return
+    driver_execute(conn, f"PRAGMA cache_size = -{INGEST_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with suppress(DBAPIError):  # a broken connection is discarded anyway; keep the ingest's own error
+            driver_execute(conn, f"PRAGMA cache_size = {before}")
+
+
+def _ingest(
+    conn: Connection,
+    pilot: str,
+    connector: Connector,
+    clock: Clock,
+    max_chunk_chars: int,
+    on_document: Callable[[str], None] | None,
+) -> IngestReport:
     run = _Run(
         conn=conn,
         pilot=pilot,
