@@ -236,3 +236,32 @@ def test_stored_bytes_are_the_canonical_form_of_the_whole_record(
         stored = get_receipt(conn, PILOT, made.seq)
     assert stored.record["body"] == body
     assert canonical_bytes(stored.record) == stored.canonical
+
+
+def test_an_entry_may_cite_one_appended_before_it_in_the_same_batch(store: Store) -> None:
+    log = ReceiptLog(PILOT)
+    decision = Entry(kind="policy.decision", body={"effect": "allow"}, actor=("system", "policy"))
+    intent = Entry(kind="tool.intent", body={"tool": "lookup"}, actor=("worker", "w"), refs=[decision])
+    result = Entry(kind="tool.result", body={"ok": True}, actor=("worker", "w"), refs=[intent, ZERO_HASH])
+    with store.write() as conn:
+        made = log.append_many(conn, [decision, intent, result])
+    with store.read() as conn:
+        stored = [get_receipt(conn, PILOT, m.seq) for m in made]
+        assert verify_store(conn, PILOT, None).ok
+    assert stored[1].record["refs"] == [made[0].hash]
+    assert stored[2].record["refs"] == [made[1].hash, ZERO_HASH]
+
+
+def test_an_entry_citing_one_outside_its_batch_is_refused_before_anything_is_written(store: Store) -> None:
+    log = ReceiptLog(PILOT)
+    elsewhere = Entry(kind="policy.decision", body={}, actor=("system", "policy"))
+    later = Entry(kind="tool.result", body={}, actor=("worker", "w"))
+    first = Entry(kind="tool.intent", body={}, actor=("worker", "w"), refs=[later])
+    for batch in (
+        [Entry(kind="tool.intent", body={}, actor=("worker", "w"), refs=[elsewhere])],
+        [first, later],
+    ):
+        with pytest.raises(ValueError, match="appended earlier in the same batch"), store.write() as conn:
+            log.append_many(conn, batch)
+    with store.read() as conn:
+        assert read_head(conn, PILOT).size == 0

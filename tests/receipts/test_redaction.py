@@ -15,20 +15,20 @@ CANARY = "canary-secret-4242-xyz"
 
 
 SHAPES = [
-        ("key sk-abcdefghijklmnopqrstuvwx in text", "sk-abcdefghijklmnopqrstuvwx"),
-        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
-        ("aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
-        ("postgres://app:s3cr3tpass@db.internal/prod", "s3cr3tpass"),
-        ("https://x.example/cb?token=abc123def456&ok=1", "abc123def456"),
-        ("PASSWORD=hunter2hunter2", "hunter2hunter2"),
-        ("ghp_" + "a" * 36, "ghp_" + "a" * 36),
-        ("xoxb-1234567890-abcdefghij", "xoxb-1234567890"),
-        ("-----BEGIN PRIVATE KEY-----\nMIIEv\nQ==\n-----END PRIVATE KEY-----", "MIIEv"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA (cut off", "b3BlbnNzaC1rZXkt"),
-        ("Authorization: basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
-        ("GOOGLE AIza" + "B" * 35, "AIza" + "B" * 35),
-        ("github_pat_" + "1" * 40, "github_pat_" + "1" * 40),
-        ("conn Api_Key=zzzz9999zzzz", "zzzz9999zzzz"),
+    ("key sk-abcdefghijklmnopqrstuvwx in text", "sk-abcdefghijklmnopqrstuvwx"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+    ("aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
+    ("postgres://app:s3cr3tpass@db.internal/prod", "s3cr3tpass"),
+    ("https://x.example/cb?token=abc123def456&ok=1", "abc123def456"),
+    ("PASSWORD=hunter2hunter2", "hunter2hunter2"),
+    ("ghp_" + "a" * 36, "ghp_" + "a" * 36),
+    ("xoxb-1234567890-abcdefghij", "xoxb-1234567890"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEv\nQ==\n-----END PRIVATE KEY-----", "MIIEv"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA (cut off", "b3BlbnNzaC1rZXkt"),
+    ("Authorization: basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+    ("GOOGLE AIza" + "B" * 35, "AIza" + "B" * 35),
+    ("github_pat_" + "1" * 40, "github_pat_" + "1" * 40),
+    ("conn Api_Key=zzzz9999zzzz", "zzzz9999zzzz"),
 ]
 
 
@@ -127,7 +127,7 @@ def _overlaps_marker(secret: str) -> bool:
 @given(
     shape=st.sampled_from(SHAPES),
     prefix=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12),
-    suffix=st.sampled_from(["", " ", "\n", "\"", ".", " tail"]),
+    suffix=st.sampled_from(["", " ", "\n", '"', ".", " tail"]),
     in_key=st.booleans(),
     score=st.floats(allow_nan=False, allow_infinity=False),
 )

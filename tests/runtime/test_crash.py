@@ -216,3 +216,105 @@ def test_a_failure_before_the_first_commit_still_records_the_whole_task(workspac
     ]
     with workspace.store.read() as conn:
         assert load(conn, workspace.name, task or "").state is TaskState.FAILED
+
+
+@dataclass
+class LookupAdapter:
+    """An order lookup that notes what another connection sees committed while it runs, and can fail."""
+
+    workspace: Workspace
+    seen: list[list[str]]
+    unknown_first: int = 0
+    """How many calls fail with an unknown outcome before one answers."""
+    kind: str = "python"
+    can_reconcile: bool = False
+    calls: int = 0
+
+    def call(self, args: Mapping[str, Any], *, idempotency_key: str) -> ToolOutput:
+        self.calls += 1
+        self.seen.append([kind for kind in kinds(self.workspace) if kind != "ingest"])
+        if self.calls <= self.unknown_first:
+            raise TimeoutError("the order service did not answer in time")
+        return ToolOutput(content={"order": args["order_id"], "status": "shipped"})
+
+    def reconcile(self, idempotency_key: str) -> ToolOutput | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_read_tool_is_called_before_anything_is_committed_and_recorded_with_the_task(
+    workspace: Workspace,
+) -> None:
+    # A read changes nothing, so its intent need not be on disk before it runs: the whole task is one
+    # commit, and the receipts still cite each other (intent -> decision, result -> intent).
+    seen: list[list[str]] = []
+    adapter = LookupAdapter(workspace, seen)
+    with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
+        result = runtime.run("Where is my order 100200?", user="alice")
+    assert seen == [[]]  # nothing of the task was committed while the lookup ran
+    got = receipts_of(workspace, result.task_id)
+    assert [r.kind for r in got] == [
+        "task.started",
+        "retrieval",
+        "model.call",
+        "policy.decision",
+        "tool.intent",
+        "tool.result",
+        "model.call",
+        "task.finished",
+    ]
+    decision, intent, tool_result = got[3], got[4], got[5]
+    assert intent.record["refs"] == [decision.hash] and tool_result.record["refs"] == [intent.hash]
+    assert tool_result.body["state"] == "done" and tool_result.body["via"] == "call"
+    record = runtime.executor.lookup(intent.body["key"])
+    assert record is not None and record.state == "done"
+    assert (record.intent_seq, record.result_seq) == (intent.seq, tool_result.seq)
+    assert [r.seq for r in result.receipts] == [r.seq for r in got]
+
+
+def test_a_read_whose_outcome_is_unknown_is_recorded_then_retried_once_with_its_key(
+    workspace: Workspace,
+) -> None:
+    seen: list[list[str]] = []
+    adapter = LookupAdapter(workspace, seen, unknown_first=1)
+    with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
+        result = runtime.run("Where is my order 100200?", user="alice")
+    assert adapter.calls == 2
+    # The second call came only after the intent (and the decision before it) had committed.
+    assert seen[1][-2:] == ["policy.decision", "tool.intent"]
+    [tool_result] = bodies(workspace, result.task_id, "tool.result")
+    assert (tool_result["state"], tool_result["via"], tool_result["calls"]) == ("done", "retry", 2)
+
+
+def test_a_read_tool_that_stays_unknown_is_parked_after_one_retry(workspace: Workspace) -> None:
+    adapter = LookupAdapter(workspace, [], unknown_first=5)
+    with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
+        result = runtime.run("Where is my order 100200?", user="alice")
+    assert adapter.calls == 2 and result.state is TaskState.PARKED
+    assert kinds(workspace, result.task_id)[-2:] == ["tool.intent", "tool.parked"]
+
+
+def test_a_failure_after_a_read_still_records_the_read(workspace: Workspace) -> None:
+    adapter = LookupAdapter(workspace, [])
+    with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
+        original = runtime.router.route
+        asked = 0
+
+        def second_call_breaks(*args: Any, **kwargs: Any) -> Any:
+            nonlocal asked
+            asked += 1
+            if asked == 2:
+                raise RuntimeError("a bug after the lookup, before the task's first commit")
+            return original(*args, **kwargs)
+
+        runtime.router.route = second_call_breaks  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            runtime.run("Where is my order 100200?", user="alice")
+    assert adapter.calls == 1
+    [task] = {r.task for r in receipts_of(workspace, kind="task.finished")}
+    assert kinds(workspace, task)[-3:] == ["tool.intent", "tool.result", "task.finished"]
+    [intent] = bodies(workspace, task or "", "tool.intent")
+    record = runtime.executor.lookup(intent["key"])
+    assert record is not None and record.state == "done"

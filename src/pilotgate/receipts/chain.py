@@ -52,7 +52,9 @@ class Entry:
     actor: Actor | Mapping[str, str] | tuple[str, str]
     task: str | None = None
     release: str | None = None
-    refs: Sequence[str] = ()
+    refs: Sequence[str | Entry] = ()
+    """Receipt hashes, or entries appended earlier in the same ``append_many`` (their hash is not known
+    until then: the runtime queues a decision and the call that cites it, to commit them together)."""
     at: datetime | None = None
 
 
@@ -64,6 +66,8 @@ class AppendedReceipt:
     hash: str
     checkpoint: Checkpoint | None = None
     """The checkpoint signed right after this receipt, when it completed a multiple of checkpoint_every."""
+    canonical: bytes = field(default=b"", repr=False, compare=False)
+    """The receipt's bytes as written (the eval runner scores a task from them without reading them back)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ class ReceiptLog:
             raise RuntimeError("append needs an open write transaction (use store.write())")
         # Check every entry before touching the database; a body JSON cannot hold fails below, before any
         # row is written (canonical_bytes names the field).
+        entries = list(entries)
+        _check_batch_refs(entries)
         prepared = [self._prepare(entry) for entry in entries]
         if not prepared:
             return []
@@ -130,9 +136,12 @@ class ReceiptLog:
         rows: list[tuple[Any, ...]] = []
         made: list[AppendedReceipt] = []
         signed: list[Checkpoint] = []
-        for record, at_text, body_text in prepared:
+        batch: dict[int, str] = {}
+        for entry, (record, at_text, body_text) in zip(entries, prepared, strict=True):
             record["seq"] = size
             record["prev"] = head
+            if entry.refs and not all(type(ref) is str for ref in entry.refs):
+                record["refs"] = [_resolved(ref, batch) for ref in entry.refs]
             canonical = _spliced(record, body_text)
             digest = receipt_hash(canonical)
             frontier.append(leaf_hash(canonical))
@@ -143,7 +152,8 @@ class ReceiptLog:
             if self.signer is not None and size % self.checkpoint_every == 0:
                 checkpoint = make_checkpoint(self.pilot, size, frontier.root(), self.signer)
                 signed.append(checkpoint)
-            made.append(AppendedReceipt(seq=size - 1, hash=digest, checkpoint=checkpoint))
+            made.append(AppendedReceipt(size - 1, digest, checkpoint, canonical))
+            batch[id(entry)] = digest
         _cursor(conn).executemany(_sql(conn)["insert_receipt"], rows)
         self._store_head(conn, size, head, frontier)
         for checkpoint in signed:
@@ -165,7 +175,7 @@ class ReceiptLog:
             actor=Actor.of(entry.actor),
             task=entry.task,
             release=entry.release,
-            refs=entry.refs,
+            refs=[ref for ref in entry.refs if type(ref) is str],
         )
         record["body"] = None
         return record, at_text, body_text
@@ -275,6 +285,24 @@ class ReceiptLog:
 
 
 _NO_BODY: dict[str, Any] = {}
+
+
+def _check_batch_refs(entries: list[Entry]) -> None:
+    """An entry may cite another only when that one comes earlier in the same batch."""
+    earlier: set[int] = set()
+    for entry in entries:
+        for ref in entry.refs:
+            if type(ref) is not str and (not isinstance(ref, Entry) or id(ref) not in earlier):
+                raise ValueError(
+                    f"a ref of {entry.kind} must be a receipt hash or an entry appended earlier in the same "
+                    f"batch; got {type(ref).__name__}"
+                )
+        earlier.add(id(entry))
+
+
+def _resolved(ref: str | Entry, batch: dict[int, str]) -> str:
+    return ref if isinstance(ref, str) else batch[id(ref)]
+
 
 _BODY_SLOT = '"body":null'
 

@@ -12,15 +12,19 @@ loop:
       deny                   -> error result to the model
       require_approval       -> approval.requested + state awaiting_approval, one transaction; stop
       allow                  -> tool.intent, the call, tool.result (the executor); result to the model
+                                (a read: the call, then both receipts queued for the next commit)
 ```
 
 Receipts are queued and committed only when something must be durable before the task goes on, and each
-commit saves the task's row with them (its step, transcript, pending calls and spend): before a tool is
-called (everything so far and the call's intent, one transaction), when the task waits for a person, and
-when it finishes. An answer task is one commit (its row, task.started, retrieval, model.call and
-task.finished); a task with one tool call is three (up to the intent; the result; the rest). A task can stop
-at any commit and continue from its row, and a crash loses nothing already recorded; a task that dies
-before its first commit has had no effect (no tool was called) and leaves no row: its caller saw it fail.
+commit saves the task's row with them (its step, transcript, pending calls and spend): before a tool that
+changes something is called (everything so far and the call's intent, one transaction), when the task
+waits for a person, and when it finishes. A read tool that may be repeated (and, in an eval's dry run,
+every tool) is called at once and its intent and result are queued like a model call: if the process dies
+first, nothing happened that a receipt must hold. An answer task is one commit (its row, task.started,
+retrieval, model.call and task.finished), and so is a task that looks something up; a task with one
+write is three (up to the intent; the result; the rest). A task can stop at any commit and continue from
+its row, and a crash loses nothing already recorded; a task that dies before its first commit changed
+nothing (no tool that writes was called) and leaves no row: its caller saw it fail.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from pilotgate.runtime.states import Outcome, TaskState
 from pilotgate.runtime.transcript import ContextPassage, cited, dump_passages, turn_json
 from pilotgate.spec import UserSpec
 from pilotgate.tools import ToolCallOutcome, args_hash, idempotency_key
+from pilotgate.tools.executor import DeferredCall
 
 if TYPE_CHECKING:
     from pilotgate.approvals import Approval
@@ -114,6 +119,9 @@ class TaskRun:
     receipts: list[AppendedReceipt] = field(default_factory=list)
     queued: list[Entry] = field(default_factory=list)
     """Receipts to write with the next commit (a model call waits for the decisions on its calls)."""
+    after_append: list[DeferredCall] = field(default_factory=list)
+    """Calls made before their receipts were written (reads, dry runs): their ledger rows go in with the
+    next commit, once their receipts have numbers."""
     started: float = field(default_factory=time.perf_counter)
     release: str | None = None
     """The release the task runs under: stamped on every receipt it writes."""
@@ -148,26 +156,45 @@ def commit(
     **values: Any,
 ) -> list[AppendedReceipt]:
     """Write the queued receipts (and ``extra``) and save the row as ``state``, in one transaction."""
-    entries = [*run.queued, *(extra or [])]
     if conn is not None:
-        return _write(rt, run, conn, state, entries, values)
+        return _write(rt, run, conn, state, extra, values)
     with transaction(rt, run) as tx:
-        return _write(rt, run, tx, state, entries, values)
+        return _write(rt, run, tx, state, extra, values)
 
 
 @contextmanager
 def transaction(rt: Runtime, run: TaskRun) -> Iterator[Connection]:
     """``rt.log.transaction``, and a rollback also undoes what the task run noted of it (written receipts,
     cleared queue, its row saved), so a failure recorded afterwards still writes everything queued."""
-    queued, written, saved = list(run.queued), len(run.receipts), run.saved
+    queued, deferred = list(run.queued), list(run.after_append)
+    written, saved = len(run.receipts), run.saved
     try:
         with rt.log.transaction(rt.store) as conn:
             yield conn
     except BaseException:
         run.queued[:] = queued
+        run.after_append[:] = deferred
         del run.receipts[written:]
         run.saved = saved
         raise
+
+
+def flush(
+    rt: Runtime, run: TaskRun, conn: Connection, extra: list[Entry] | None = None
+) -> list[AppendedReceipt]:
+    """Append the queued receipts (and ``extra``) in ``conn``, with the ledger rows of the calls whose
+    receipts they are."""
+    entries = [*run.queued, *(extra or [])]
+    made = rt.log.append_many(conn, entries) if entries else []
+    if run.after_append:
+        numbered = {id(entry): receipt for entry, receipt in zip(entries, made, strict=True)}
+        at = rfc3339(rt.clock())
+        for deferred in run.after_append:
+            deferred.write_ledger(conn, numbered, at)
+        run.after_append.clear()
+    run.queued.clear()
+    run.receipts.extend(made)
+    return made
 
 
 def _write(
@@ -175,12 +202,10 @@ def _write(
     run: TaskRun,
     conn: Connection,
     state: TaskState,
-    entries: list[Entry],
+    extra: list[Entry] | None,
     values: dict[str, Any],
 ) -> list[AppendedReceipt]:
-    made = rt.log.append_many(conn, entries) if entries else []
-    run.queued.clear()
-    run.receipts.extend(made)
+    made = flush(rt, run, conn, extra)
     save_row(rt, run, conn, state, **values)
     return made
 
@@ -376,9 +401,7 @@ def _request_approval(
     item.effect = "require_approval"
     run.queue("policy.decision", body)
     with transaction(rt, run) as conn:
-        made = rt.log.append_many(conn, run.queued)
-        run.queued.clear()
-        run.receipts.extend(made)
+        made = flush(rt, run, conn)
         item.decision = made[-1].hash
         approval = rt.approvals.request(
             task=run.task_id,
@@ -461,15 +484,32 @@ def _approved_call(rt: Runtime, run: TaskRun, item: PendingCall) -> TaskResult |
 def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> TaskResult | None:
     """Make the call through the executor; park the task if its outcome is unknown.
 
-    One transaction commits the queued receipts (the model call, the decision on this call), the call's
-    intent and the task's row; the call is made only after it commits. A decision queued now is the last
-    queued receipt, and the intent cites it.
+    A call that changes nothing (a read tool that may be repeated, or any call of a dry run) is made at
+    once, and its intent and result are queued: they commit with the task's next step, and a crash before
+    that loses nothing that had happened. Any other call is made only after one transaction has committed
+    the queued receipts (the model call, the decision on this call), the call's intent and the task's row.
+    A decision queued now is the last queued receipt, and the intent cites it.
     """
     call = item.call
+    called = 0
+    if on_intent is None and item.decision is None:
+        deferred = rt.executor.deferred(
+            task=run.task_id,
+            step=item.step,
+            tool=call.name,
+            args=call.arguments,
+            release=run.release,
+            refs=run.queued[-1:],
+        )
+        if deferred is not None and deferred.outcome is not None:
+            run.queued.extend(deferred.entries)
+            run.after_append.append(deferred)
+            return _answered(rt, run, call, deferred.outcome)
+        called = 0 if deferred is None else 1
     for attempt in range(2):
         try:
             with transaction(rt, run) as conn:
-                made = rt.log.append_many(conn, run.queued) if run.queued else []
+                made = flush(rt, run, conn)
                 decision = item.decision or (made[-1].hash if made else None)
                 intent = rt.executor.record_intent(
                     conn,
@@ -488,18 +528,20 @@ def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> Ta
                 raise
             continue  # another worker recorded this call's intent first: the retry reads its row
         break
-    run.queued.clear()
-    run.receipts.extend(made)
     run.receipts.extend(intent.written)
-    outcome = rt.executor.proceed(intent)
+    outcome = rt.executor.proceed(intent, called=called)
     run.receipts.extend(r for r in outcome.receipts if r not in intent.written)
     if outcome.state == "parked":
         return parked_result(rt, run, outcome)
+    return _answered(rt, run, call, outcome)
+
+
+def _answered(rt: Runtime, run: TaskRun, call: ToolCall, outcome: ToolCallOutcome) -> None:
+    """Hand a call's output to the model and count its cost (unless it was recorded earlier)."""
     assert outcome.output is not None
     if not outcome.replayed:
         run.spent.cost += rt.registry.get(call.name).spec.cost_per_call
     run.answer(call, _model_text(outcome.output.content), is_error=outcome.output.is_error)
-    return None
 
 
 def _model_text(content: Any) -> str:

@@ -391,6 +391,10 @@ def _create_sqlite_engine(database: str) -> Engine:
     engine = create_engine(
         f"sqlite:///{database}",
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
+        # A file: no cap on connections. Each thread pins one for its reads (``PinnedConnections``), and a
+        # SQLite connection is a file handle and a page cache, not a server process; a cap would make the
+        # 16th of an eval run's threads wait for a connection nobody returns. (In memory: one per thread.)
+        **({"max_overflow": -1} if database and database != ":memory:" else {}),
     )
 
     @event.listens_for(engine, "connect")

@@ -9,6 +9,10 @@ again with the same key, ``reconcilable`` asks the adapter what became of the ke
 the call (``tool.parked``) for a person. Nothing here calls a tool whose earlier call might have run,
 unless the tool declared that a repeat with the same key is harmless.
 
+``deferred`` is the runtime's shortcut for calls that change nothing (a read tool declared ``replay:
+idempotent``, or any call of a dry run): the call is made first and its intent, result and ledger row are
+written with the task's next commit, since a crash before it leaves nothing to settle.
+
 One executor per task at a time (the runtime's lease); two executors racing on one key still record one
 intent, because the row's primary key is the idempotency key.
 """
@@ -26,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pilotgate.clock import Clock, rfc3339, utc_now
 from pilotgate.errors import PilotgateError, SecretError, ToolAdapterError
-from pilotgate.receipts import Actor, AppendedReceipt, ReceiptLog, canonical_bytes, receipt_hash
+from pilotgate.receipts import Actor, AppendedReceipt, Entry, ReceiptLog, canonical_bytes, receipt_hash
 from pilotgate.store import Store
 from pilotgate.tools import ledger
 from pilotgate.tools.adapters.base import OutcomeUnknown, ToolOutput, clip
@@ -87,6 +91,34 @@ class Intent:
     """The receipts recorded now: the intent (and, in a dry run, its result); empty when found."""
     dry: ToolCallOutcome | None = None
     """A dry run's outcome, complete already."""
+
+
+@dataclass(frozen=True)
+class DeferredCall:
+    """A call made before its receipts were written: they go out with the caller's next commit."""
+
+    entries: tuple[Entry, ...]
+    """``tool.intent`` and ``tool.result`` (which cites the intent), to append in this order."""
+    outcome: ToolCallOutcome | None
+    """How the call ended (its ``receipts`` are empty until the caller commits); None when unknown."""
+    record: ToolCallRecord | None
+    """The ledger row to write beside the receipts; None in a dry run (which keeps no ledger)."""
+    stored: dict[str, Any] | None = None
+    """The output as the ledger keeps it (redacted)."""
+    unknown: str | None = None
+    """Why the outcome is unknown (the adapter could not tell): the caller takes the durable path, which
+    counts this call (``proceed(intent, called=1)``)."""
+
+    def write_ledger(self, conn: Connection, made: Mapping[int, AppendedReceipt], at: str) -> None:
+        """Insert the call's ledger row, finished, once ``made`` (appended receipts by ``id(entry)``) holds
+        the numbers of its two receipts; in the transaction that appended them."""
+        if self.record is None or self.outcome is None:
+            return
+        intent, result = (made[id(entry)] for entry in self.entries)
+        ledger.insert_intent(conn, replace(self.record, intent_seq=intent.seq), at=at)
+        ledger.finish(
+            conn, self.record.key, state=self.outcome.state, result_seq=result.seq, output=self.stored, at=at
+        )
 
 
 @dataclass
@@ -151,6 +183,82 @@ class ToolExecutor:
             return self.proceed(intent)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def deferred(
+        self,
+        *,
+        task: str,
+        step: int,
+        tool: str,
+        args: Mapping[str, Any],
+        release: str | None = None,
+        refs: Sequence[str | Entry] = (),
+    ) -> DeferredCall | None:
+        """Make a call whose receipts may wait for the caller's next commit; None when they may not.
+
+        A dry run calls nothing, and a read tool that may be called again (``effect: read``, ``replay:
+        idempotent``) changes nothing: if the process dies before the caller commits, nothing happened
+        that a receipt must hold, and the call may be made again. Such a call is made now and its
+        ``tool.intent``, ``tool.result`` and ledger row are written with the task's next commit (one
+        commit for a task that looks something up, not three). Any other call returns None without
+        calling: its intent must be on disk first (``record_intent``). A read whose outcome is unknown
+        (after its one call) comes back with ``unknown`` set: the caller then records the intent and
+        ``proceed(intent, called=1)`` goes on as after a first call (retry with the same key, then park).
+        """
+        registered = self.registry.get(tool)
+        spec = registered.spec
+        if not self.dry_run and (spec.effect != "read" or spec.replay != "idempotent"):
+            return None
+        checked = registered.validator.validate(args)
+        key = idempotency_key(self.pilot, task, step, tool, checked)
+        latency_us: int | None = None
+        if self.dry_run:
+            output, via, calls = self._canned(registered, checked), "dry_run", 0
+        else:
+            started = time.perf_counter()
+            try:
+                output = registered.adapter.call(checked, idempotency_key=key)
+            except ToolAdapterError as exc:
+                output = ToolOutput.error("adapter", exc.message)
+            except SecretError as exc:
+                output = ToolOutput.error("secret", exc.message)
+            except Exception as exc:  # OutcomeUnknown or anything else: the durable path settles it
+                why = str(exc) if isinstance(exc, OutcomeUnknown) else f"adapter raised {type(exc).__name__}"
+                log.warning(
+                    "tool %s: outcome unknown (%s); recording the intent first", tool, _described(exc)
+                )
+                return DeferredCall((), None, None, unknown=why)
+            latency_us = int((time.perf_counter() - started) * 1_000_000)
+            via, calls = "call", 1
+        output = _recordable(output)
+        state: CallState = "failed" if output.is_error else "done"
+        digest = args_hash(checked)
+        intent = Entry(
+            kind="tool.intent",
+            body=self._intent_body(registered, key, step, checked, digest, dry_run=self.dry_run),
+            actor=self.actor,
+            task=task,
+            release=release,
+            refs=tuple(refs),
+        )
+        cost = "0" if self.dry_run else str(spec.cost_per_call)
+        result = Entry(
+            kind="tool.result",
+            body=_result_body(key, registered.name, state, output, via, calls, latency_us, cost),
+            actor=self.actor,
+            task=task,
+            release=release,
+            refs=(intent,),
+        )
+        record = ToolCallRecord(
+            key, self.pilot, task, step, registered.name, checked, digest, "intent", -1, None, None, release
+        )
+        stored = None if self.dry_run else self.log.redactor.redact_body(output.as_json())
+        shown = output if stored is None else ToolOutput.from_json(stored)
+        outcome = ToolCallOutcome(
+            key, registered.name, task, step, state, shown, calls=calls, dry_run=self.dry_run
+        )
+        return DeferredCall((intent, result), outcome, None if self.dry_run else record, stored)
+
     def record_intent(
         self,
         conn: Connection,
@@ -211,13 +319,22 @@ class ToolExecutor:
             on_intent(conn)
         return Intent(registered, record, written, dry)
 
-    def proceed(self, intent: Intent) -> ToolCallOutcome:
+    def proceed(self, intent: Intent, *, called: int = 0) -> ToolCallOutcome:
         """Steps (b) and (c) of ``execute``, once the intent has committed: call and record the outcome (or
-        settle a call recorded earlier without calling blindly)."""
+        settle a call recorded earlier without calling blindly). ``called``: calls already made with an
+        unknown outcome (``deferred``), counted against the tool's retries."""
         if intent.dry is not None:
             return intent.dry
         if not intent.written:
             return self._existing(intent.record, intent.registered)
+        if called:
+            return self._unknown(
+                intent.record,
+                intent.registered,
+                "the first call's outcome is unknown",
+                called,
+                intent.written,
+            )
         return self._call(intent.record, intent.registered, via="call", attempt=1, receipts=intent.written)
 
     def recover(self, task: str, *, release: str | None = None) -> list[ToolCallOutcome]:
@@ -342,17 +459,8 @@ class ToolExecutor:
     ) -> ToolCallOutcome:
         output = _recordable(output)
         state: CallState = "failed" if output.is_error else "done"
-        body = {
-            "key": record.key,
-            "tool": record.tool,
-            "state": state,
-            "is_error": output.is_error,
-            "content": output.content,
-            "via": via,
-            "calls": calls,
-            "latency_us": latency_us,
-            "cost": str(registered.spec.cost_per_call) if via != "reconcile" else "0",
-        }
+        cost = str(registered.spec.cost_per_call) if via != "reconcile" else "0"
+        body = _result_body(record.key, record.tool, state, output, via, calls, latency_us, cost)
         stored = self.log.redactor.redact_body(output.as_json())
         with self.log.transaction(self.store) as conn:
             receipt = self._close(conn, record, prior, "tool.result", body, state, stored)
@@ -408,27 +516,12 @@ class ToolExecutor:
         self, conn: Connection, registered: RegisteredTool, record: ToolCallRecord, intent: AppendedReceipt
     ) -> ToolCallOutcome:
         """The canned result of a dry run, recorded beside its intent (nothing is called, no ledger row)."""
-        canned = self.canned.get(registered.name)
-        if canned is None:
-            output = ToolOutput(content={"dry_run": True})
-        else:
-            output = canned if isinstance(canned, ToolOutput) else canned(record.args)
-        output = _recordable(output)
+        output = _recordable(self._canned(registered, record.args))
         state: CallState = "failed" if output.is_error else "done"
         result = self.log.append(
             conn,
             kind="tool.result",
-            body={
-                "key": record.key,
-                "tool": registered.name,
-                "state": state,
-                "is_error": output.is_error,
-                "content": output.content,
-                "via": "dry_run",
-                "calls": 0,
-                "latency_us": None,
-                "cost": "0",
-            },
+            body=_result_body(record.key, registered.name, state, output, "dry_run", 0, None, "0"),
             actor=self.actor,
             task=record.task,
             release=record.release,
@@ -444,6 +537,13 @@ class ToolExecutor:
             receipts=(intent, result),
             dry_run=True,
         )
+
+    def _canned(self, registered: RegisteredTool, args: Mapping[str, Any]) -> ToolOutput:
+        """A dry run's declared result for the tool (``{"dry_run": true}`` when none is declared)."""
+        canned = self.canned.get(registered.name)
+        if canned is None:
+            return ToolOutput(content={"dry_run": True})
+        return canned if isinstance(canned, ToolOutput) else canned(args)
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -506,6 +606,30 @@ class ToolExecutor:
 
     def _now(self) -> str:
         return rfc3339(self.clock())
+
+
+def _result_body(
+    key: str,
+    tool: str,
+    state: CallState,
+    output: ToolOutput,
+    via: str,
+    calls: int,
+    latency_us: int | None,
+    cost: str,
+) -> dict[str, Any]:
+    """The body of a ``tool.result`` receipt."""
+    return {
+        "key": key,
+        "tool": tool,
+        "state": state,
+        "is_error": output.is_error,
+        "content": output.content,
+        "via": via,
+        "calls": calls,
+        "latency_us": latency_us,
+        "cost": cost,
+    }
 
 
 def _recordable(output: ToolOutput) -> ToolOutput:
