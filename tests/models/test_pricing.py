@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import genai_prices
@@ -72,3 +73,35 @@ def test_remembered_matches_and_amounts_agree_with_genai_prices_for_every_usage(
         assert cost.note == f"priced as {expected.provider.id}/{expected.model.id}"
     for _ in range(2):
         assert genai_prices_cost("no-such-model-anywhere", 10, 10).amount is None
+
+
+def test_flat_rates_price_every_bundled_model_as_genai_prices_does() -> None:
+    # The shortcut for flat per-token prices must give calc_price's amount for every model it applies to,
+    # at token counts from none to past the tiers some models have.
+    from datetime import UTC, datetime
+
+    from genai_prices import Usage
+    from genai_prices.data import providers
+
+    from pilotgate.models.pricing import _flat_rates
+
+    rng = random.Random(3)
+    now = datetime.now(tz=UTC)
+    applied = 0
+    for provider in providers:
+        for model in provider.models:
+            price = model.get_prices(now)
+            rates = _flat_rates(price)
+            if rates is None:
+                continue
+            applied += 1
+            for tokens_in, tokens_out in [
+                (0, 0),
+                (1, 1),
+                *((rng.randint(0, 400_000), rng.randint(0, 60_000)) for _ in range(5)),
+            ]:
+                usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
+                expected = Decimal(model.calc_price(usage, provider).total_price)
+                got = (Decimal(tokens_in) * rates[0] + Decimal(tokens_out) * rates[1]) / Decimal(1_000_000)
+                assert got == expected, (provider.id, model.id, tokens_in, tokens_out)
+    assert applied > 100  # the shortcut covers most of the snapshot, not a handful

@@ -118,6 +118,10 @@ def genai_prices_cost(
         )
     provider, model, note = found
     model_price = model.get_prices(datetime.now(tz=UTC))  # the price in force now (some vary by date)
+    rates = _flat_rates(model_price)
+    if rates is not None:
+        amount = (Decimal(input_tokens) * rates[0] + Decimal(output_tokens) * rates[1]) / MILLION
+        return CallCost(amount, "genai-prices", genai_prices_version=package, note=note)
     key = (id(model_price), input_tokens, output_tokens)
     known = _AMOUNTS.get(key)
     if known is None or known[0] is not model_price:
@@ -130,6 +134,39 @@ def genai_prices_cost(
 
 
 MAX_REMEMBERED_AMOUNTS = 4096
+
+_UNUSED_BY_A_CHAT_CALL = frozenset({"web_searches_kcount", "storage_searches_kcount"})
+"""Per-use prices a call with only input and output tokens never incurs (besides other token kinds)."""
+
+
+def _flat_rates(model_price: Any) -> tuple[Decimal, Decimal] | None:
+    """(input, output) per million tokens when that is all a call with only input and output tokens pays.
+
+    genai-prices' general ``calc_price`` resolves units and infers missing counts for every usage kind:
+    ~140 µs a call (measured), and token counts differ on every call, so remembering amounts does not
+    help. A price that is one flat rate per input and per output token (no tiers, no per-request fee)
+    is computed here directly; a test holds this equal to ``calc_price`` over the whole bundled snapshot.
+    """
+    cached = _FLAT.get(id(model_price))
+    if cached is not None and cached[0] is model_price:
+        return cached[1]
+    prices = {key: value for key, value in vars(model_price).items() if value is not None}
+    flat = None
+    rate_in, rate_out = prices.get("input_mtok", Decimal(0)), prices.get("output_mtok", Decimal(0))
+    others = set(prices) - {"input_mtok", "output_mtok"}
+    if (
+        type(rate_in) is Decimal
+        and type(rate_out) is Decimal
+        and all(key.endswith("_mtok") or key in _UNUSED_BY_A_CHAT_CALL for key in others)
+    ):
+        flat = (rate_in, rate_out)
+    if len(_FLAT) >= MAX_REMEMBERED_AMOUNTS:
+        _FLAT.clear()
+    _FLAT[id(model_price)] = (model_price, flat)
+    return flat
+
+
+_FLAT: dict[int, tuple[Any, tuple[Decimal, Decimal] | None]] = {}
 
 _AMOUNTS: dict[tuple[int, int, int], tuple[Any, Decimal]] = {}
 """(id of the price in force, input tokens, output tokens) -> (that price, the amount). The price object
