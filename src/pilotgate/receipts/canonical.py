@@ -73,7 +73,7 @@ def _fits_stdlib(value: Any) -> bool:
     """True when the stdlib encoder gives RFC 8785's bytes; raises _Unfit on values JSON cannot hold.
 
     The hot path of every append, so it tracks no paths (``_explain`` walks again to name one) and
-    settles strings, the most common leaves, without a call.
+    settles an object's plain leaves (strings, null, booleans, safe integers) without a call.
     """
     kind = type(value)
     if kind is dict:
@@ -83,7 +83,12 @@ def _fits_stdlib(value: Any) -> bool:
                 raise _Unfit
             if not key.isascii() and max(key) > "\uffff":
                 safe = False  # UTF-16 order (RFC 8785) may differ from code-point order (sort_keys)
-            if type(item) is not str and not _fits_stdlib(item):
+            leaf = type(item)
+            if leaf is str or item is None or leaf is bool:
+                continue
+            if leaf is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            if not _fits_stdlib(item):
                 safe = False
         return safe
     if kind is list or kind is tuple:

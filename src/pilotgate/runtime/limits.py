@@ -10,7 +10,7 @@ the pilot's degraded mode instead, as docs/models.md describes.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pilotgate.spec import PilotSpec
@@ -83,7 +83,7 @@ class Spent:
 
     def to_json(self) -> str:
         """For the task row; money as a string."""
-        data = asdict(self)
+        data = dict(vars(self))  # flat fields: no deep copy (``asdict``) on every commit
         data["cost"] = str(self.cost)
         return json.dumps(data, separators=(",", ":"))
 
