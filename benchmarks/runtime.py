@@ -9,13 +9,15 @@ the demo support desk plus a folder source of synthetic Markdown holding ``--chu
 ranks over that many. Two task shapes:
 
 - **tool**: the model asks for ``lookup_order`` (a read tool: retrieval, two model calls, one policy
-  decision, the tool's intent and result; 8 receipts in 3 commits);
+  decision, the tool's intent and result; 8 receipts in 1 commit: a read is made before its receipts
+  are written, see ``runtime.loop``);
 - **answer**: the model answers at once (retrieval, one model call; 4 receipts in 1 commit).
 
-For each task: total wall time, and model time = the wall time spent inside ``Router.route`` (the openai
-SDK, HTTP and the server's fixed latency). Overhead = total - model: pilotgate's own time (retrieval,
-policy, the tool, receipts, commits, the task row). CPU is the running thread's CPU time (the server
-double runs in another thread), outside the router (pilotgate) and inside it (the model client).
+For each task: total wall time, and model time = the wall time spent inside ``Router.route`` (the
+OpenAI-compatible client, HTTP and the server's fixed latency). Overhead = total - model: pilotgate's
+own time (retrieval, policy, the tool, receipts, commits, the task row). CPU is the running thread's CPU
+time (the server double runs in another thread), outside the router (pilotgate) and inside it (the
+model client).
 It prints tasks/s, overhead p50 / p95 and CPU p50 on SQLite
 (a file, WAL, synchronous=FULL) and on PostgreSQL (``--pg`` or PILOTGATE_BENCH_POSTGRES_URL /
 PILOTGATE_TEST_POSTGRES_URL; skipped with a note when absent).
