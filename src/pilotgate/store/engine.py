@@ -140,17 +140,16 @@ class PinnedConnections:
     """
 
     def __init__(self) -> None:
-        self.writer: Connection | None = None
-        self.writing = False
-        self._readers: dict[threading.Thread, _Reader] = {}
+        self.writer: _Pinned | None = None
+        self._readers: dict[threading.Thread, _Pinned] = {}
         self._lock = threading.Lock()
 
-    def reader(self, engine: Engine) -> _Reader | None:
+    def reader(self, engine: Engine) -> _Pinned | None:
         """This thread's read connection; None while it is in use (a nested read)."""
         me = threading.current_thread()
         pinned = self._readers.get(me)
         if pinned is None:
-            pinned = _Reader(engine.connect())
+            pinned = _Pinned(engine.connect())
             with self._lock:
                 ended = [thread for thread in self._readers if not thread.is_alive()]
                 gone = [self._readers.pop(thread).conn for thread in ended]
@@ -159,18 +158,18 @@ class PinnedConnections:
                 _close(conn)
         return None if pinned.busy else pinned
 
-    def open_writer(self, engine: Engine) -> Connection:
+    def open_writer(self, engine: Engine) -> _Pinned:
         """The write connection, opened on first use (call under the writers' lock)."""
         if self.writer is None:
             conn = engine.connect()
             conn.execution_options(pilotgate_write=True)
             conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
-            self.writer = conn
+            self.writer = _Pinned(conn)
         return self.writer
 
     def drop(self, conn: Connection) -> None:
         """Close a pinned connection an error may have left unusable; the next use opens another."""
-        if self.writer is conn:
+        if self.writer is not None and self.writer.conn is conn:
             self.writer = None
         with self._lock:
             for thread, pinned in list(self._readers.items()):
@@ -183,14 +182,15 @@ class PinnedConnections:
         with self._lock:
             readers, self._readers = self._readers, {}
         writer, self.writer = self.writer, None
-        for conn in [pinned.conn for pinned in readers.values()] + ([writer] if writer else []):
-            _close(conn)
+        for pinned in [*readers.values(), *([writer] if writer else [])]:
+            _close(pinned.conn)
 
 
 @dataclass
-class _Reader:
+class _Pinned:
     conn: Connection
     busy: bool = False
+    """In a transaction now: a nested one on the same thread takes a pooled connection."""
 
 
 def _close(conn: Connection) -> None:
@@ -242,25 +242,33 @@ class Store:
                     yield conn
             return
         with writers.lock:
-            if pins.writing:  # nested on this thread: its own connection, as without pinning
+            with _translate_errors(self.url):
+                writer = pins.open_writer(self.engine)
+            if writer.busy:  # nested on this thread: its own connection, as without pinning
                 with self._pooled_write() as conn:
                     yield conn
                 return
-            with _translate_errors(self.url):
-                conn = pins.open_writer(self.engine)
-            pins.writing = True
-            try:
-                with _translate_errors(self.url), conn.begin():
-                    yield conn
-                ticket = writers.committed()
-            except BaseException:
-                if not _still_usable(conn):
-                    pins.drop(conn)
-                raise
-            finally:
-                pins.writing = False
+            with self._pinned_transaction(writer) as conn:
+                yield conn
+            ticket = writers.committed()
         with _translate_errors(self.url):
             writers.make_durable(ticket)
+
+    @contextmanager
+    def _pinned_transaction(self, pinned: _Pinned) -> Iterator[Connection]:
+        """A transaction on a pinned connection; one an error left unusable is dropped."""
+        assert self.pins is not None
+        conn = pinned.conn
+        pinned.busy = True
+        try:
+            with _translate_errors(self.url), conn.begin():
+                yield conn
+        except BaseException:
+            if not _still_usable(conn):
+                self.pins.drop(conn)
+            raise
+        finally:
+            pinned.busy = False
 
     @contextmanager
     def _pooled_write(self) -> Iterator[Connection]:
@@ -292,17 +300,8 @@ class Store:
             with self.engine.connect() as pooled, _translate_errors(self.url), pooled.begin():
                 yield pooled
             return
-        conn = pinned.conn
-        pinned.busy = True
-        try:
-            with _translate_errors(self.url), conn.begin():
-                yield conn
-        except BaseException:
-            if not _still_usable(conn):
-                pins.drop(conn)
-            raise
-        finally:
-            pinned.busy = False
+        with self._pinned_transaction(pinned) as conn:
+            yield conn
 
     def close(self) -> None:
         """Release every pooled and pinned connection."""
