@@ -254,9 +254,12 @@ def bench(label: str, url: str, chunks: int, queries: int) -> Figures:
             "rate": ingest.rate,
             "client_us": ingest.client_us,
             "reconciled": ingest.reconciled,
+            "written": ingest.written,
         }
         if ingest.server_us is not None:
             figures["server_us"] = ingest.server_us
+        if not queries:
+            return figures
         corpus = Corpus.make(SEED + 1)
         workload = [(corpus.query(), corpus.user()) for _ in range(queries)]
         registry = SourceRegistry.of(SourceRules(name, rank=i + 1) for i, name in enumerate(SOURCES))
@@ -300,7 +303,6 @@ def bench(label: str, url: str, chunks: int, queries: int) -> Figures:
                 if store.dialect == "sqlite":
                     cut = statistics.quantiles(cpu, n=100, method="inclusive")
                     figures.update({f"{kind}_cpu_p50": cut[49], f"{kind}_cpu_p95": cut[94]})
-        figures["written"] = ingest.written
         figures["queries"] = len(workload)
     finally:
         store.close()
@@ -319,6 +321,8 @@ def report(label: str, figures: Figures, dialect: str) -> None:
         f"{label:<14} reconcile    conflicts, exact and near duplicates of all chunks: "
         f"{figures['reconciled']:.2f} s"
     )
+    if "queries" not in figures:
+        return
     ratio = figures["search_p95"] / max(figures["bare_p95"], 1e-9)
     target = "3 ms" if dialect == "sqlite" else "10 ms"
     notes = {
@@ -354,7 +358,7 @@ def repeated(label: str, dialect: str, runs: int, measure: Callable[[], Figures]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument("--queries", type=int, default=1_000, help="0: measure the ingest only")
     parser.add_argument("--repeat", type=int, default=1, help="runs on fresh stores; prints the medians")
     parser.add_argument(
         "--pg",

