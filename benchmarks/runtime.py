@@ -9,8 +9,8 @@ the demo support desk plus a folder source of synthetic Markdown holding ``--chu
 ranks over that many. Two task shapes:
 
 - **tool**: the model asks for ``lookup_order`` (a read tool: retrieval, two model calls, one policy
-  decision, the tool's intent and result; 8 receipts in 1 commit: a read is made before its receipts
-  are written, see ``runtime.loop``);
+  decision, the tool's intent and result; 8 receipts in 2 commits: up to the intent, then the rest, a
+  repeatable read's result included, see ``runtime.loop``);
 - **answer**: the model answers at once (retrieval, one model call; 4 receipts in 1 commit).
 
 For each task: total wall time, and model time = the wall time spent inside ``Router.route`` (the

@@ -244,16 +244,16 @@ class LookupAdapter:
         pass
 
 
-def test_a_read_tool_is_called_before_anything_is_committed_and_recorded_with_the_task(
+def test_a_read_is_called_after_its_intent_commits_and_its_result_commits_with_the_task(
     workspace: Workspace,
 ) -> None:
-    # A read changes nothing, so its intent need not be on disk before it runs: the whole task is one
-    # commit, and the receipts still cite each other (intent -> decision, result -> intent).
+    # The intent is on disk before any call; a read's result need not be (a crash before the task's next
+    # commit leaves an intent without a result, and recovery calls the read again): two commits, not three.
     seen: list[list[str]] = []
     adapter = LookupAdapter(workspace, seen)
     with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
         result = runtime.run("Where is my order 100200?", user="alice")
-    assert seen == [[]]  # nothing of the task was committed while the lookup ran
+    assert seen == [["task.started", "retrieval", "model.call", "policy.decision", "tool.intent"]]
     got = receipts_of(workspace, result.task_id)
     assert [r.kind for r in got] == [
         "task.started",
@@ -274,6 +274,34 @@ def test_a_read_tool_is_called_before_anything_is_committed_and_recorded_with_th
     assert [r.seq for r in result.receipts] == [r.seq for r in got]
 
 
+def test_a_read_interrupted_before_its_result_committed_is_called_again_on_recovery(
+    workspace: Workspace,
+) -> None:
+    seen: list[list[str]] = []
+    adapter = LookupAdapter(workspace, seen)
+    with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
+        original = runtime.router.route
+        asked = 0
+
+        def dies_after_the_read(*args: Any, **kwargs: Any) -> Any:
+            nonlocal asked
+            asked += 1
+            if asked == 2:
+                raise KeyboardInterrupt  # the process dies: nothing after the intent is committed
+            return original(*args, **kwargs)
+
+        runtime.router.route = dies_after_the_read  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            runtime.run("Where is my order 100200?", user="alice")
+    [task] = {r.task for r in receipts_of(workspace, kind="tool.intent")}
+    assert kinds(workspace, task)[-1] == "tool.intent"  # the result was never committed
+    with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
+        result = runtime.resume(task or "", after_crash=True)
+    assert adapter.calls == 2 and result.outcome is not None
+    [tool_result] = bodies(workspace, task or "", "tool.result")
+    assert (tool_result["state"], tool_result["via"]) == ("done", "retry")
+
+
 def test_a_read_whose_outcome_is_unknown_is_recorded_then_retried_once_with_its_key(
     workspace: Workspace,
 ) -> None:
@@ -282,8 +310,8 @@ def test_a_read_whose_outcome_is_unknown_is_recorded_then_retried_once_with_its_
     with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
         result = runtime.run("Where is my order 100200?", user="alice")
     assert adapter.calls == 2
-    # The second call came only after the intent (and the decision before it) had committed.
-    assert seen[1][-2:] == ["policy.decision", "tool.intent"]
+    # Both calls came only after the intent (and the decision before it) had committed.
+    assert seen[0][-2:] == seen[1][-2:] == ["policy.decision", "tool.intent"]
     [tool_result] = bodies(workspace, result.task_id, "tool.result")
     assert (tool_result["state"], tool_result["via"], tool_result["calls"]) == ("done", "retry", 2)
 
@@ -306,7 +334,7 @@ def test_a_failure_after_a_read_still_records_the_read(workspace: Workspace) -> 
             nonlocal asked
             asked += 1
             if asked == 2:
-                raise RuntimeError("a bug after the lookup, before the task's first commit")
+                raise RuntimeError("a bug after the lookup, before the task's next commit")
             return original(*args, **kwargs)
 
         runtime.router.route = second_call_breaks  # type: ignore[method-assign]

@@ -12,19 +12,20 @@ loop:
       deny                   -> error result to the model
       require_approval       -> approval.requested + state awaiting_approval, one transaction; stop
       allow                  -> tool.intent, the call, tool.result (the executor); result to the model
-                                (a read: the call, then both receipts queued for the next commit)
+                                (a repeatable read: its result waits for the next commit)
 ```
 
 Receipts are queued and committed only when something must be durable before the task goes on, and each
-commit saves the task's row with them (its step, transcript, pending calls and spend): before a tool that
-changes something is called (everything so far and the call's intent, one transaction), when the task
-waits for a person, and when it finishes. A read tool that may be repeated (and, in an eval's dry run,
-every tool) is called at once and its intent and result are queued like a model call: if the process dies
-first, nothing happened that a receipt must hold. An answer task is one commit (its row, task.started,
-retrieval, model.call and task.finished), and so is a task that looks something up; a task with one
-write is three (up to the intent; the result; the rest). A task can stop at any commit and continue from
-its row, and a crash loses nothing already recorded; a task that dies before its first commit changed
-nothing (no tool that writes was called) and leaves no row: its caller saw it fail.
+commit saves the task's row with them (its step, transcript, pending calls and spend): before a tool is
+called (everything so far and the call's intent, one transaction), when the task waits for a person, and
+when it finishes. A tool's result has a commit of its own, except a read's that may be repeated: it is
+queued like a model call (a crash before the next commit leaves an intent without a result, and recovery
+calls the read again). An answer task is one commit (its row, task.started, retrieval, model.call and
+task.finished); a task that looks something up is two (up to the intent; the rest); a task with one write
+is three (up to the intent; the result; the rest). In an eval's dry run nothing is called, so a call's
+intent and result both wait for the next commit. A task can stop at any commit and continue from its
+row, and a crash loses nothing already recorded; a task that dies before its first commit has had no
+effect (no tool was called) and leaves no row: its caller saw it fail.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ class TaskRun:
     queued: list[Entry] = field(default_factory=list)
     """Receipts to write with the next commit (a model call waits for the decisions on its calls)."""
     after_append: list[DeferredCall] = field(default_factory=list)
-    """Calls made before their receipts were written (reads, dry runs): their ledger rows go in with the
-    next commit, once their receipts have numbers."""
+    """Reads whose results are queued: their ledger rows are finished with the next commit, once the
+    results have numbers."""
     started: float = field(default_factory=time.perf_counter)
     release: str | None = None
     """The release the task runs under: stamped on every receipt it writes."""
@@ -484,16 +485,15 @@ def _approved_call(rt: Runtime, run: TaskRun, item: PendingCall) -> TaskResult |
 def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> TaskResult | None:
     """Make the call through the executor; park the task if its outcome is unknown.
 
-    A call that changes nothing (a read tool that may be repeated, or any call of a dry run) is made at
-    once, and its intent and result are queued: they commit with the task's next step, and a crash before
-    that loses nothing that had happened. Any other call is made only after one transaction has committed
-    the queued receipts (the model call, the decision on this call), the call's intent and the task's row.
-    A decision queued now is the last queued receipt, and the intent cites it.
+    The call is made only after one transaction has committed the queued receipts (the model call, the
+    decision on this call), the call's intent and the task's row; a decision queued now is the last queued
+    receipt, and the intent cites it. A read that may be repeated leaves its result for the task's next
+    commit (``ToolExecutor.defer_result``); a dry run (an eval) calls nothing and leaves both receipts
+    for it.
     """
     call = item.call
-    called = 0
-    if on_intent is None and item.decision is None:
-        deferred = rt.executor.deferred(
+    if on_intent is None and item.decision is None and rt.executor.dry_run:
+        dry = rt.executor.dry_run_deferred(
             task=run.task_id,
             step=item.step,
             tool=call.name,
@@ -501,11 +501,9 @@ def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> Ta
             release=run.release,
             refs=run.queued[-1:],
         )
-        if deferred is not None and deferred.outcome is not None:
-            run.queued.extend(deferred.entries)
-            run.after_append.append(deferred)
-            return _answered(rt, run, call, deferred.outcome)
-        called = 0 if deferred is None else 1
+        run.queued.extend(dry.entries)
+        assert dry.outcome is not None
+        return _answered(rt, run, call, dry.outcome)
     for attempt in range(2):
         try:
             with transaction(rt, run) as conn:
@@ -529,6 +527,14 @@ def _execute(rt: Runtime, run: TaskRun, item: PendingCall, on_intent: Any) -> Ta
             continue  # another worker recorded this call's intent first: the retry reads its row
         break
     run.receipts.extend(intent.written)
+    called = 0
+    if rt.executor.may_defer_result(intent):
+        deferred = rt.executor.defer_result(intent)
+        if deferred.outcome is not None:
+            run.queued.extend(deferred.entries)
+            run.after_append.append(deferred)
+            return _answered(rt, run, call, deferred.outcome)
+        called = 1
     outcome = rt.executor.proceed(intent, called=called)
     run.receipts.extend(r for r in outcome.receipts if r not in intent.written)
     if outcome.state == "parked":

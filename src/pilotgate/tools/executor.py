@@ -9,9 +9,11 @@ again with the same key, ``reconcilable`` asks the adapter what became of the ke
 the call (``tool.parked``) for a person. Nothing here calls a tool whose earlier call might have run,
 unless the tool declared that a repeat with the same key is harmless.
 
-``deferred`` is the runtime's shortcut for calls that change nothing (a read tool declared ``replay:
-idempotent``, or any call of a dry run): the call is made first and its intent, result and ledger row are
-written with the task's next commit, since a crash before it leaves nothing to settle.
+Two shortcuts save the runtime a commit each. ``defer_result``: a read tool that may be repeated
+(``replay: idempotent``) is called once its intent has committed, as any call, but its result is written
+with the task's next commit: a crash in between leaves an intent without a result, which recovery settles
+by calling the read again. ``dry_run_deferred``: a dry run calls nothing, so its intent and result both go
+with the task's next commit.
 
 One executor per task at a time (the runtime's lease); two executors racing on one key still record one
 intent, because the row's primary key is the idempotency key.
@@ -95,29 +97,29 @@ class Intent:
 
 @dataclass(frozen=True)
 class DeferredCall:
-    """A call made before its receipts were written: they go out with the caller's next commit."""
+    """A call whose closing receipts wait for the caller's next commit (see ``ToolExecutor``'s notes)."""
 
     entries: tuple[Entry, ...]
-    """``tool.intent`` and ``tool.result`` (which cites the intent), to append in this order."""
+    """The receipts to append, in order: a dry run's ``tool.intent`` and ``tool.result``, or a read's
+    ``tool.result`` (its intent committed before the call)."""
     outcome: ToolCallOutcome | None
     """How the call ended (its ``receipts`` are empty until the caller commits); None when unknown."""
-    record: ToolCallRecord | None
-    """The ledger row to write beside the receipts; None in a dry run (which keeps no ledger)."""
+    key: str | None = None
+    """The ledger row to finish beside the result; None in a dry run (which keeps no ledger)."""
     stored: dict[str, Any] | None = None
     """The output as the ledger keeps it (redacted)."""
     unknown: str | None = None
-    """Why the outcome is unknown (the adapter could not tell): the caller takes the durable path, which
-    counts this call (``proceed(intent, called=1)``)."""
+    """Why the outcome is unknown (the adapter could not tell): the caller goes on with
+    ``proceed(intent, called=1)``, as after a first call (retry with the same key, or park)."""
 
     def write_ledger(self, conn: Connection, made: Mapping[int, AppendedReceipt], at: str) -> None:
-        """Insert the call's ledger row, finished, once ``made`` (appended receipts by ``id(entry)``) holds
-        the numbers of its two receipts; in the transaction that appended them."""
-        if self.record is None or self.outcome is None:
+        """Finish the call's ledger row once ``made`` (appended receipts by ``id(entry)``) numbers its
+        result; in the transaction that appended it."""
+        if self.key is None or self.outcome is None:
             return
-        intent, result = (made[id(entry)] for entry in self.entries)
-        ledger.insert_intent(conn, replace(self.record, intent_seq=intent.seq), at=at)
+        result = made[id(self.entries[-1])]
         ledger.finish(
-            conn, self.record.key, state=self.outcome.state, result_seq=result.seq, output=self.stored, at=at
+            conn, self.key, state=self.outcome.state, result_seq=result.seq, output=self.stored, at=at
         )
 
 
@@ -183,7 +185,7 @@ class ToolExecutor:
             return self.proceed(intent)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def deferred(
+    def dry_run_deferred(
         self,
         *,
         task: str,
@@ -192,72 +194,83 @@ class ToolExecutor:
         args: Mapping[str, Any],
         release: str | None = None,
         refs: Sequence[str | Entry] = (),
-    ) -> DeferredCall | None:
-        """Make a call whose receipts may wait for the caller's next commit; None when they may not.
+    ) -> DeferredCall:
+        """A dry run's call, with its ``tool.intent`` and ``tool.result`` left for the caller's next commit.
 
-        A dry run calls nothing, and a read tool that may be called again (``effect: read``, ``replay:
-        idempotent``) changes nothing: if the process dies before the caller commits, nothing happened
-        that a receipt must hold, and the call may be made again. Such a call is made now and its
-        ``tool.intent``, ``tool.result`` and ledger row are written with the task's next commit (one
-        commit for a task that looks something up, not three). Any other call returns None without
-        calling: its intent must be on disk first (``record_intent``). A read whose outcome is unknown
-        (after its one call) comes back with ``unknown`` set: the caller then records the intent and
-        ``proceed(intent, called=1)`` goes on as after a first call (retry with the same key, then park).
+        Nothing is called, so there is no boundary to keep durable: the runtime commits the two receipts
+        with the task's next step (an eval case with a tool call is one commit, not two).
         """
+        if not self.dry_run:
+            raise RuntimeError("dry_run_deferred is for a dry-run executor")
         registered = self.registry.get(tool)
-        spec = registered.spec
-        if not self.dry_run and (spec.effect != "read" or spec.replay != "idempotent"):
-            return None
         checked = registered.validator.validate(args)
         key = idempotency_key(self.pilot, task, step, tool, checked)
-        latency_us: int | None = None
-        if self.dry_run:
-            output, via, calls = self._canned(registered, checked), "dry_run", 0
-        else:
-            started = time.perf_counter()
-            try:
-                output = registered.adapter.call(checked, idempotency_key=key)
-            except ToolAdapterError as exc:
-                output = ToolOutput.error("adapter", exc.message)
-            except SecretError as exc:
-                output = ToolOutput.error("secret", exc.message)
-            except Exception as exc:  # OutcomeUnknown or anything else: the durable path settles it
-                why = str(exc) if isinstance(exc, OutcomeUnknown) else f"adapter raised {type(exc).__name__}"
-                log.warning(
-                    "tool %s: outcome unknown (%s); recording the intent first", tool, _described(exc)
-                )
-                return DeferredCall((), None, None, unknown=why)
-            latency_us = int((time.perf_counter() - started) * 1_000_000)
-            via, calls = "call", 1
-        output = _recordable(output)
+        output = _recordable(self._canned(registered, checked))
         state: CallState = "failed" if output.is_error else "done"
-        digest = args_hash(checked)
         intent = Entry(
             kind="tool.intent",
-            body=self._intent_body(registered, key, step, checked, digest, dry_run=self.dry_run),
+            body=self._intent_body(registered, key, step, checked, args_hash(checked), dry_run=True),
             actor=self.actor,
             task=task,
             release=release,
             refs=tuple(refs),
         )
-        cost = "0" if self.dry_run else str(spec.cost_per_call)
         result = Entry(
             kind="tool.result",
-            body=_result_body(key, registered.name, state, output, via, calls, latency_us, cost),
+            body=_result_body(key, registered.name, state, output, "dry_run", 0, None, "0"),
             actor=self.actor,
             task=task,
             release=release,
             refs=(intent,),
         )
-        record = ToolCallRecord(
-            key, self.pilot, task, step, registered.name, checked, digest, "intent", -1, None, None, release
+        outcome = ToolCallOutcome(key, registered.name, task, step, state, output, dry_run=True)
+        return DeferredCall((intent, result), outcome)
+
+    def may_defer_result(self, intent: Intent) -> bool:
+        """Whether ``defer_result`` applies: an intent recorded now, of a read tool that may be repeated."""
+        spec = intent.registered.spec
+        return (
+            bool(intent.written)
+            and intent.dry is None
+            and spec.effect == "read"
+            and spec.replay == "idempotent"
         )
-        stored = None if self.dry_run else self.log.redactor.redact_body(output.as_json())
-        shown = output if stored is None else ToolOutput.from_json(stored)
-        outcome = ToolCallOutcome(
-            key, registered.name, task, step, state, shown, calls=calls, dry_run=self.dry_run
+
+    def defer_result(self, intent: Intent) -> DeferredCall:
+        """Make a read's call (its intent committed) and leave its ``tool.result`` for the caller's next
+        commit, instead of a commit of its own.
+
+        A read changes nothing, so if the process dies before that commit the ledger shows the intent
+        without a result, and recovery calls the read again with the same key, as its ``replay:
+        idempotent`` allows. An unknown outcome comes back with ``unknown`` set and no receipt.
+        """
+        record, registered = intent.record, intent.registered
+        started = time.perf_counter()
+        try:
+            output = registered.adapter.call(record.args, idempotency_key=record.key)
+        except ToolAdapterError as exc:
+            output = ToolOutput.error("adapter", exc.message)
+        except SecretError as exc:
+            output = ToolOutput.error("secret", exc.message)
+        except Exception as exc:  # OutcomeUnknown or anything else: ``proceed(called=1)`` settles it
+            why = str(exc) if isinstance(exc, OutcomeUnknown) else f"adapter raised {type(exc).__name__}"
+            log.warning("tool %s: outcome unknown (%s)", record.tool, _described(exc))
+            return DeferredCall((), None, unknown=why)
+        latency_us = int((time.perf_counter() - started) * 1_000_000)
+        output = _recordable(output)
+        state: CallState = "failed" if output.is_error else "done"
+        cost = str(registered.spec.cost_per_call)
+        result = Entry(
+            kind="tool.result",
+            body=_result_body(record.key, record.tool, state, output, "call", 1, latency_us, cost),
+            actor=self.actor,
+            task=record.task,
+            release=record.release,
+            refs=[self._intent_hash_from(record, intent.written)],
         )
-        return DeferredCall((intent, result), outcome, None if self.dry_run else record, stored)
+        stored = self.log.redactor.redact_body(output.as_json())
+        outcome = self._outcome(record, state, ToolOutput.from_json(stored), calls=1)
+        return DeferredCall((result,), outcome, key=record.key, stored=stored)
 
     def record_intent(
         self,
@@ -594,6 +607,11 @@ class ToolExecutor:
             reason,
             receipts,
         )
+
+    @staticmethod
+    def _intent_hash_from(record: ToolCallRecord, written: tuple[AppendedReceipt, ...]) -> str:
+        """The intent receipt's hash, from the receipts its transaction wrote."""
+        return next(receipt.hash for receipt in written if receipt.seq == record.intent_seq)
 
     def _intent_hash(
         self, conn: Connection, record: ToolCallRecord, prior: tuple[AppendedReceipt, ...]
