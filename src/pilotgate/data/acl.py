@@ -14,7 +14,8 @@ digit, so the ``porter`` stemmer (whose rules all strip letter suffixes) leaves 
 each token and never adds ``*``, so a token matches only itself. Because the pilot is hashed into every
 token, two pilots' tokens never meet. The document version's ``read_groups`` (group names, JSON) is the
 readable record of the same grant; ingest writes both in one transaction. On SQLite the tokens are the
-``acl`` column of the FTS5 index; on PostgreSQL they are in the generated ``tsv`` at weight D.
+``acl`` column of the FTS5 index; on PostgreSQL they are lexemes of the generated ``tsv``, taken whole and
+without positions (migration 0007).
 """
 
 from __future__ import annotations

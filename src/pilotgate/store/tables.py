@@ -151,7 +151,8 @@ chunks = Table(
 )
 """Searchable chunks. Full-text indexes are dialect-specific and created by the migration: SQLite indexes
 the active chunks' heading, text and acl in ``chunks_fts``; PostgreSQL's generated ``tsv`` holds the heading
-(weight A), the text (B) and the acl tokens (D), so the permission filter is part of the ``@@`` match."""
+(weight A), the text (B) and the acl tokens (whole lexemes without positions, migration 0007), so the
+permission filter is part of the ``@@`` match."""
 
 tool_calls = Table(
     "tool_calls",
