@@ -12,9 +12,9 @@ readable ones. A chunk with no group grants is readable by nobody.
   IDF for every token, reading posting lists as long as the corpus on every query.) Only active chunks are
   indexed, and a chunk whose document lost a conflict carries no group token. Ranked by BM25 with the heading
   weighted 2 and the text 1.
-- **PostgreSQL:** the same tokens are in the generated ``tsv`` column at weight D; the filter is one ``@@``
-  of the user's ``websearch_to_tsquery('english', ...)`` AND-ed with the caller's tokens, and the rank is
-  ``ts_rank_cd`` of the user's query alone, with D weighing nothing.
+- **PostgreSQL:** the same tokens are lexemes of the generated ``tsv`` column (without positions, so they
+  never weigh in a rank); the filter is one ``@@`` of the user's ``websearch_to_tsquery('english', ...)``
+  AND-ed with the caller's tokens, and the rank is ``ts_rank_cd`` of the user's query alone.
 
 On both, the user's text is reduced to its content terms first (see ``pilotgate.data.terms``) and the terms
 are OR-ed: a question in natural language finds chunks with any of its words, ranked so that chunks with more
@@ -232,9 +232,9 @@ WHERE c.tsv @@ (q.query && to_tsquery('simple', :tokens))
 ORDER BY score DESC, c.id
 LIMIT :limit
 """
-"""Cover density ranking of the user's query; ``tsv`` weighs the heading A, the text B and the tokens D,
-and these weights make A twice B and D nothing. ``numnode`` > 0: a query of PostgreSQL stopwords only is
-empty, and an empty query AND-ed with the tokens would match every readable chunk."""
+"""Cover density ranking of the user's query; ``tsv`` weighs the heading A and the text B (the tokens have
+no position, hence no weight), and these weights make A twice B. ``numnode`` > 0: a query of PostgreSQL
+stopwords only is empty, and an empty query AND-ed with the tokens would match every readable chunk."""
 
 _POSTGRESQL_OUTER = """
 SELECT c.id, c.document_id, c.source, d.uri, d.version, c.heading, c.text, top.score,
@@ -248,7 +248,8 @@ ORDER BY top.score DESC, c.id
 """
 
 _POSTGRESQL_WEIGHTS = "{0.0, 0.0, 0.5, 1.0}"
-"""ts_rank_cd weights for D (tokens), C (unused), B (text), A (heading)."""
+"""ts_rank_cd weights for D (unused; stores before migration 0007 held the tokens there), C (unused), B
+(text), A (heading)."""
 
 
 def search(
@@ -509,26 +510,28 @@ def _conflict_notes(
 
 
 _SQLITE_AUDIT = """
-SELECT CASE WHEN EXISTS (SELECT 1 FROM chunks WHERE pilot < :pilot OR pilot > :pilot)
-            THEN (SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :narrow)
-            ELSE (SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :match) END,
-       (SELECT count(*)
-        FROM documents AS d
-        CROSS JOIN chunks AS c ON c.document_id = d.id
-        WHERE d.superseded_by IS NOT NULL AND +d.pilot = :pilot AND c.superseded
-          AND EXISTS (SELECT 1 FROM json_each(d.read_groups) AS g WHERE g.value IN {groups})
-          AND EXISTS (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH :match AND chunks_fts.rowid = c.rowid)),
+SELECT count(*),
+       count(*) FILTER (WHERE +chunks_fts.rowid IN (
+         SELECT c.rowid
+         FROM documents AS d
+         CROSS JOIN chunks AS c ON c.document_id = d.id
+         WHERE d.superseded_by IS NOT NULL AND +d.pilot = :pilot AND c.superseded
+           AND EXISTS (SELECT 1 FROM json_each(d.read_groups) AS g WHERE g.value IN {groups}))),
        {stale}
+FROM chunks_fts
+WHERE chunks_fts MATCH (
+  CASE WHEN EXISTS (SELECT 1 FROM chunks WHERE pilot < :pilot OR pilot > :pilot) THEN :narrow ELSE :match END)
 """
-"""One statement, three counts, none ranked (the audit counts, it does not choose):
+"""One statement, one pass over the pilot's matches, three counts, none ranked (the audit counts, it does
+not choose):
 
 - the pilot's matches regardless of the caller. The pilot's token keeps other pilots' chunks out, but
   intersecting with a posting list as long as the corpus costs more than the count itself: a store holding
   no other pilot (two index range probes say so) needs no such filter;
-- the matches the caller may read whose document lost a conflict. It starts from the few superseded
-  documents (the partial index on ``superseded_by``; ``CROSS JOIN`` keeps that order and the unary ``+``
-  keeps the planner off the pilot's index, either of which would walk a whole table) and probes the
-  full-text index once per chunk of theirs;
+- of those, the ones the caller may read whose document lost a conflict (such a chunk keeps its pilot's and
+  source's tokens). Their rowids come from the few superseded documents (the partial index on
+  ``superseded_by``; ``CROSS JOIN`` keeps that order and the unary ``+`` keeps the planner off the pilot's
+  index, either of which would walk a whole table), gathered once for the pass;
 - the caller's matches in ``stale: exclude`` sources that are too old (``_SQLITE_STALE``), or 0."""
 
 _SQLITE_STALE = """(
