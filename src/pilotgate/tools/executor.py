@@ -245,18 +245,9 @@ class ToolExecutor:
         idempotent`` allows. An unknown outcome comes back with ``unknown`` set and no receipt.
         """
         record, registered = intent.record, intent.registered
-        started = time.perf_counter()
-        try:
-            output = registered.adapter.call(record.args, idempotency_key=record.key)
-        except ToolAdapterError as exc:
-            output = ToolOutput.error("adapter", exc.message)
-        except SecretError as exc:
-            output = ToolOutput.error("secret", exc.message)
-        except Exception as exc:  # OutcomeUnknown or anything else: ``proceed(called=1)`` settles it
-            why = str(exc) if isinstance(exc, OutcomeUnknown) else f"adapter raised {type(exc).__name__}"
-            log.warning("tool %s: outcome unknown (%s)", record.tool, _described(exc))
-            return DeferredCall((), None, unknown=why)
-        latency_us = int((time.perf_counter() - started) * 1_000_000)
+        output, latency_us, unknown = _invoke(record, registered)
+        if output is None:  # ``proceed(called=1)`` settles it
+            return DeferredCall((), None, unknown=unknown)
         output = _recordable(output)
         state: CallState = "failed" if output.is_error else "done"
         cost = str(registered.spec.cost_per_call)
@@ -383,26 +374,9 @@ class ToolExecutor:
         attempt: int,
         receipts: tuple[AppendedReceipt, ...] = (),
     ) -> ToolCallOutcome:
-        started = time.perf_counter()
-        try:
-            output = registered.adapter.call(record.args, idempotency_key=record.key)
-        except ToolAdapterError as exc:
-            # The adapter could not even be loaded: nothing was sent, so the outcome is a known failure.
-            output = ToolOutput.error("adapter", exc.message)
-        except SecretError as exc:
-            # A credential (a secret header) could not be resolved: resolved before sending, so nothing
-            # was sent. The message names the reference, never a value.
-            output = ToolOutput.error("secret", exc.message)
-        except OutcomeUnknown as exc:
-            return self._unknown(record, registered, str(exc), attempt, receipts)
-        except Exception as exc:
-            log.warning(
-                "tool %s: adapter raised %s; treating the outcome as unknown", record.tool, _described(exc)
-            )
-            return self._unknown(
-                record, registered, f"adapter raised {type(exc).__name__}", attempt, receipts
-            )
-        latency_us = int((time.perf_counter() - started) * 1_000_000)
+        output, latency_us, unknown = _invoke(record, registered)
+        if output is None:
+            return self._unknown(record, registered, unknown or "", attempt, receipts)
         return self._record(
             record, registered, output, via=via, calls=attempt, latency_us=latency_us, prior=receipts
         )
@@ -624,6 +598,31 @@ class ToolExecutor:
 
     def _now(self) -> str:
         return rfc3339(self.clock())
+
+
+def _invoke(
+    record: ToolCallRecord, registered: RegisteredTool
+) -> tuple[ToolOutput | None, int | None, str | None]:
+    """Call the adapter once with the call's key: (output, latency in µs, None), or (None, None, why)
+    when the outcome is unknown (the request may have reached the tool)."""
+    started = time.perf_counter()
+    try:
+        output = registered.adapter.call(record.args, idempotency_key=record.key)
+    except ToolAdapterError as exc:
+        # The adapter could not even be loaded: nothing was sent, so the outcome is a known failure.
+        output = ToolOutput.error("adapter", exc.message)
+    except SecretError as exc:
+        # A credential (a secret header) could not be resolved: resolved before sending, so nothing was
+        # sent. The message names the reference, never a value.
+        output = ToolOutput.error("secret", exc.message)
+    except OutcomeUnknown as exc:
+        return None, None, str(exc)
+    except Exception as exc:
+        log.warning(
+            "tool %s: adapter raised %s; treating the outcome as unknown", record.tool, _described(exc)
+        )
+        return None, None, f"adapter raised {type(exc).__name__}"
+    return output, int((time.perf_counter() - started) * 1_000_000), None
 
 
 def _result_body(
