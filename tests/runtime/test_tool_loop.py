@@ -254,6 +254,7 @@ def test_limits_declared_in_pilot_yaml_stop_the_task(tmp_path: Path) -> None:
         ("Where is my order 100200?", "alice"),  # a read tool
         ("Please refund 40 EUR for order 100200.", "alice"),  # denied by policy
         ("Refund 35 EUR for order 100311, the parcel arrived late.", "bob"),  # a write tool
+        ("Refund 480 EUR for order 100422, the customer returned everything.", "bob"),  # waits: approval
     ],
 )
 def test_the_result_holds_every_receipt_the_task_wrote_byte_for_byte(
@@ -262,6 +263,7 @@ def test_the_result_holds_every_receipt_the_task_wrote_byte_for_byte(
     # The eval runner scores a finished task from these bytes instead of reading them back.
     result = runtime.run(question, user=user)
     stored = receipts_of(workspace, result.task_id)
+    assert result.state is not TaskState.RUNNING
     assert [(r.seq, r.hash, r.canonical) for r in result.receipts] == [
         (r.seq, r.hash, r.canonical) for r in stored
     ]

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, insert, select, update
 from pilotgate.approvals.model import Approval, ApprovalState
 from pilotgate.clock import Clock, IdFactory, new_id, rfc3339, utc_now
 from pilotgate.errors import ApprovalNotFoundError, ApprovalRefusedError, UsageError
-from pilotgate.receipts import Actor, ReceiptLog, canonical_bytes, receipt_hash
+from pilotgate.receipts import Actor, AppendedReceipt, ReceiptLog, canonical_bytes, receipt_hash
 from pilotgate.store import Store
 from pilotgate.store.tables import approvals
 
@@ -80,9 +80,11 @@ class ApprovalQueue:
         refs: Sequence[str] = (),
         release: str | None = None,
         conn: Connection | None = None,
+        written: list[AppendedReceipt] | None = None,
     ) -> Approval:
         """Persist a pending request for exactly ``tool(args)`` in ``task`` (rule, groups, expiry from the
-        policy decision) with its ``approval.requested`` receipt."""
+        policy decision) with its ``approval.requested`` receipt, which is added to ``written`` when given
+        (the runtime lists every receipt of a task in its result)."""
         if not approvers:
             raise ValueError("an approval request needs at least one approver group (nobody could decide it)")
         if expires <= timedelta(0):
@@ -124,7 +126,7 @@ class ApprovalQueue:
                     expires_at=approval.expires_at,
                 )
             )
-            self.log.append(
+            receipt = self.log.append(
                 tx,
                 kind="approval.requested",
                 body={
@@ -142,6 +144,8 @@ class ApprovalQueue:
                 release=release,
                 refs=refs,
             )
+            if written is not None:
+                written.append(receipt)
         return approval
 
     def consume(

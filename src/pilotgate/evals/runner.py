@@ -191,11 +191,10 @@ def _task_receipts(runtime: Runtime, task: TaskResult) -> list[dict[str, Any]]:
     """The task's receipts, parsed, each with its ``hash``, in chain order.
 
     From the bytes the task's commits wrote, as the task returned them (it committed them before
-    returning), saving a read and a query per case; read back from the store for a task that stopped for
-    an approval, whose ``approval.requested`` the approval queue wrote.
+    returning), saving a read and a query per case; read back from the store when any lacks its bytes.
     """
     rows: list[tuple[int, str, bytes]]
-    if task.approval is None and task.receipts and all(receipt.canonical for receipt in task.receipts):
+    if task.receipts and all(receipt.canonical for receipt in task.receipts):
         rows = sorted((r.seq, r.hash, r.canonical) for r in task.receipts)
     else:
         with runtime.store.read() as conn:

@@ -415,6 +415,7 @@ def _request_approval(
             release=run.release,
             refs=[item.decision],
             conn=conn,
+            written=run.receipts,
         )
         item.approval = approval.id
         commit(rt, run, TaskState.AWAITING_APPROVAL, conn=conn)
