@@ -1,6 +1,7 @@
 """How much time pilotgate itself adds to a task, beside the model's own time.
 
-    python benchmarks/runtime.py [--tasks 300] [--latency-ms 5] [--chunks 10000] [--pg postgresql+psycopg://...]
+    python benchmarks/runtime.py [--tasks 300] [--latency-ms 5] [--chunks 10000] [--rounds 1]
+                                 [--pg postgresql+psycopg://...]
 
 Runs tasks inline (one process, one after another) through the real runtime against a local
 OpenAI-compatible server with a fixed latency: ``tests/doubles/openai_server.py``, a *test double of the
@@ -20,7 +21,9 @@ time (the server double runs in another thread), outside the router (pilotgate) 
 model client).
 It prints tasks/s, overhead p50 / p95 and CPU p50 on SQLite
 (a file, WAL, synchronous=FULL) and on PostgreSQL (``--pg`` or PILOTGATE_BENCH_POSTGRES_URL /
-PILOTGATE_TEST_POSTGRES_URL; skipped with a note when absent).
+PILOTGATE_TEST_POSTGRES_URL; skipped with a note when absent). On a machine whose speed drifts (a shared
+VM can be 30-40% off between runs minutes apart), ``--rounds N`` alternates the shapes N times on the
+same store and prints the median of each figure.
 
 Target (issue 4): overhead p50 < 1.5 ms per task on SQLite.
 """
@@ -169,7 +172,7 @@ def run_shape(
     return measured
 
 
-def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: int) -> None:
+def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: int, rounds: int = 1) -> None:
     with tempfile.TemporaryDirectory(prefix="pilotgate-bench-") as tmp, OpenAIServerDouble() as server:
         root = Path(tmp) / "desk"
         make_pilot(root, server.base_url, chunks)
@@ -180,16 +183,26 @@ def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: in
             print(
                 f"{label}: ingested {chunks:,} chunks (+ the demo's) in {time.perf_counter() - began:.1f} s"
             )
+            medians: dict[str, list[tuple[float, float]]] = {"tool": [], "answer": []}
             with runtime:
                 run_shape(runtime, server, "tool", 20, latency_ms / 1000)  # warm up
-                for shape in ("tool", "answer"):
-                    got = run_shape(runtime, server, shape, tasks, latency_ms / 1000)
-                    p50, p95 = statistics.median(got.overhead), percentile(got.overhead, 0.95)
+                for _ in range(rounds):
+                    for shape in ("tool", "answer"):
+                        got = run_shape(runtime, server, shape, tasks, latency_ms / 1000)
+                        p50, p95 = statistics.median(got.overhead), percentile(got.overhead, 0.95)
+                        medians[shape].append((p50, statistics.median(got.cpu)))
+                        print(
+                            f"  {shape:6} {got.rate:7.1f} tasks/s  overhead p50 {p50:6.2f} ms  "
+                            f"p95 {p95:6.2f} ms  CPU p50 {statistics.median(got.cpu):5.2f} ms "
+                            f"+ model client {statistics.median(got.model_cpu):5.2f} ms  "
+                            f"({got.receipts} receipts per task, model latency {latency_ms:g} ms per call)"
+                        )
+            if rounds > 1:
+                for shape, seen in medians.items():
                     print(
-                        f"  {shape:6} {got.rate:7.1f} tasks/s  overhead p50 {p50:6.2f} ms  "
-                        f"p95 {p95:6.2f} ms  CPU p50 {statistics.median(got.cpu):5.2f} ms "
-                        f"+ model client {statistics.median(got.model_cpu):5.2f} ms  "
-                        f"({got.receipts} receipts per task, model latency {latency_ms:g} ms per call)"
+                        f"  {shape:6} median of {rounds} rounds: overhead p50 "
+                        f"{statistics.median(p for p, _ in seen):6.2f} ms  "
+                        f"CPU p50 {statistics.median(c for _, c in seen):5.2f} ms"
                     )
         finally:
             workspace.close()
@@ -207,14 +220,17 @@ def main(argv: list[str] | None = None, run: Callable[..., None] = bench) -> Non
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--pg", default=None)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the shapes this many times; prints the medians"
+    )
     args = parser.parse_args(argv)
-    run("sqlite", None, args.tasks, args.latency_ms, args.chunks)
+    run("sqlite", None, args.tasks, args.latency_ms, args.chunks, args.rounds)
     pg = postgres_url(args.pg)
     if pg is None:
         print("postgresql: skipped (pass --pg or set PILOTGATE_BENCH_POSTGRES_URL)")
         return
     with fresh_postgres_schema(pg, prefix="bench") as url:
-        run("postgresql", url, args.tasks, args.latency_ms, args.chunks)
+        run("postgresql", url, args.tasks, args.latency_ms, args.chunks, args.rounds)
 
 
 if __name__ == "__main__":
