@@ -16,7 +16,7 @@ from runtime_helpers import bodies, kinds, receipts_of
 from pilotgate.demo import scaffold_pilot
 from pilotgate.errors import TaskError
 from pilotgate.receipts import list_receipts
-from pilotgate.runtime import TaskState, open_runtime
+from pilotgate.runtime import Runtime, TaskState, open_runtime
 from pilotgate.runtime.rows import load
 from pilotgate.tools import ToolOutput
 from pilotgate.workspace import Workspace, open_workspace
@@ -280,17 +280,8 @@ def test_a_read_interrupted_before_its_result_committed_is_called_again_on_recov
     seen: list[list[str]] = []
     adapter = LookupAdapter(workspace, seen)
     with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
-        original = runtime.router.route
-        asked = 0
-
-        def dies_after_the_read(*args: Any, **kwargs: Any) -> Any:
-            nonlocal asked
-            asked += 1
-            if asked == 2:
-                raise KeyboardInterrupt  # the process dies: nothing after the intent is committed
-            return original(*args, **kwargs)
-
-        runtime.router.route = dies_after_the_read  # type: ignore[method-assign]
+        # The process dies at the second model call: nothing after the intent is committed.
+        fail_second_model_call(runtime, KeyboardInterrupt())
         with pytest.raises(KeyboardInterrupt):
             runtime.run("Where is my order 100200?", user="alice")
     [task] = {r.task for r in receipts_of(workspace, kind="tool.intent")}
@@ -327,17 +318,7 @@ def test_a_read_tool_that_stays_unknown_is_parked_after_one_retry(workspace: Wor
 def test_a_failure_after_a_read_still_records_the_read(workspace: Workspace) -> None:
     adapter = LookupAdapter(workspace, [])
     with open_runtime(workspace, tool_adapters={"lookup_order": adapter}) as runtime:
-        original = runtime.router.route
-        asked = 0
-
-        def second_call_breaks(*args: Any, **kwargs: Any) -> Any:
-            nonlocal asked
-            asked += 1
-            if asked == 2:
-                raise RuntimeError("a bug after the lookup, before the task's next commit")
-            return original(*args, **kwargs)
-
-        runtime.router.route = second_call_breaks  # type: ignore[method-assign]
+        fail_second_model_call(runtime, RuntimeError("a bug after the lookup, before the task's next commit"))
         with pytest.raises(RuntimeError):
             runtime.run("Where is my order 100200?", user="alice")
     assert adapter.calls == 1
@@ -346,3 +327,18 @@ def test_a_failure_after_a_read_still_records_the_read(workspace: Workspace) -> 
     [intent] = bodies(workspace, task or "", "tool.intent")
     record = runtime.executor.lookup(intent["key"])
     assert record is not None and record.state == "done"
+
+
+def fail_second_model_call(runtime: Runtime, error: BaseException) -> None:
+    """Make the task's second model call (the one after its tool call) raise ``error``."""
+    original = runtime.router.route
+    asked = 0
+
+    def route(*args: Any, **kwargs: Any) -> Any:
+        nonlocal asked
+        asked += 1
+        if asked == 2:
+            raise error
+        return original(*args, **kwargs)
+
+    runtime.router.route = route  # type: ignore[method-assign]

@@ -245,6 +245,8 @@ class ToolExecutor:
         idempotent`` allows. An unknown outcome comes back with ``unknown`` set and no receipt.
         """
         record, registered = intent.record, intent.registered
+        intent_hash = _written_hash(record, intent.written)
+        assert intent_hash is not None, "defer_result needs an intent written now (may_defer_result)"
         output, latency_us, unknown = _invoke(record, registered)
         if output is None:  # ``proceed(called=1)`` settles it
             return DeferredCall((), None, unknown=unknown)
@@ -257,7 +259,7 @@ class ToolExecutor:
             actor=self.actor,
             task=record.task,
             release=record.release,
-            refs=[self._intent_hash_from(record, intent.written)],
+            refs=[intent_hash],
         )
         stored = self.log.redactor.redact_body(output.as_json())
         outcome = self._outcome(record, state, ToolOutput.from_json(stored), calls=1)
@@ -582,22 +584,20 @@ class ToolExecutor:
             receipts,
         )
 
-    @staticmethod
-    def _intent_hash_from(record: ToolCallRecord, written: tuple[AppendedReceipt, ...]) -> str:
-        """The intent receipt's hash, from the receipts its transaction wrote."""
-        return next(receipt.hash for receipt in written if receipt.seq == record.intent_seq)
-
     def _intent_hash(
         self, conn: Connection, record: ToolCallRecord, prior: tuple[AppendedReceipt, ...]
     ) -> str:
         """The intent receipt's hash: from this invocation when it wrote it, else from the log."""
-        for receipt in prior:
-            if receipt.seq == record.intent_seq:
-                return receipt.hash
-        return ledger.receipt_hash_at(conn, self.pilot, record.intent_seq)
+        written = _written_hash(record, prior)
+        return written if written is not None else ledger.receipt_hash_at(conn, self.pilot, record.intent_seq)
 
     def _now(self) -> str:
         return rfc3339(self.clock())
+
+
+def _written_hash(record: ToolCallRecord, written: tuple[AppendedReceipt, ...]) -> str | None:
+    """The hash of the call's intent when it is among ``written`` (receipts this invocation wrote)."""
+    return next((receipt.hash for receipt in written if receipt.seq == record.intent_seq), None)
 
 
 def _invoke(
