@@ -24,12 +24,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from pilotgate.clock import utc_now
 from pilotgate.errors import ReceiptNotFoundError, WitnessError
 from pilotgate.receipts.canonical import canonical_bytes, dumps_sorted
 from pilotgate.receipts.checkpoint import Checkpoint, make_checkpoint, parse_checkpoint, signer_for
 from pilotgate.receipts.hashes import ZERO_HASH, Frontier, leaf_hash, receipt_hash
 from pilotgate.receipts.keys import Signer, load_signing_key
-from pilotgate.receipts.model import Actor, build_record, format_at, utc_now, validate_pilot
+from pilotgate.receipts.model import Actor, build_record, format_at, validate_pilot
 from pilotgate.receipts.redaction import Redactor
 from pilotgate.receipts.witness import Witness, open_witness
 from pilotgate.store import Store

@@ -14,10 +14,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from pilotgate.clock import rfc3339
 from pilotgate.receipts.hashes import HASH_PATTERN
 
 FORMAT_VERSION = 1
@@ -63,21 +63,8 @@ class Actor:
         return cls(kind=kind, id=ident)
 
 
-def format_at(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds and ``Z``: ``2026-11-25T10:00:00.123456Z``.
-
-    A fixed width keeps the text order equal to the time order, so ``at`` columns sort correctly.
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"receipt times must be timezone-aware; got naive {moment!r}")
-    u = moment.astimezone(UTC)
-    day = f"{u.year:04d}-{u.month:02d}-{u.day:02d}"
-    return f"{day}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
-
-
-def utc_now() -> datetime:
-    """The default clock."""
-    return datetime.now(UTC)
+format_at = rfc3339
+"""A receipt's ``at``: RFC 3339 in UTC with microseconds and ``Z`` (``pilotgate.clock.rfc3339``)."""
 
 
 def validate_pilot(pilot: str) -> str:
