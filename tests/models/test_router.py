@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from models_helpers import CANARY_KEY, RETURNS, TIMEOUT
 
 from doubles.openai_server import OpenAIServerDouble, closed_port_url, error, malformed, slow, text
-from pilotgate.errors import AllModelsFailed, ModelHTTPError
+from pilotgate.errors import AllModelsFailed, ModelHTTPError, ModelUnavailableError
 from pilotgate.models import (
     NO_BACKOFF,
     Attempt,
@@ -151,6 +153,42 @@ def test_jitter_stays_within_its_bound(openai_server: OpenAIServerDouble) -> Non
     ) as router:
         router.route(ASK)
     assert 0.5 <= slept[0] <= 0.75 and 1.0 <= slept[1] <= 1.25
+
+
+def test_threads_sharing_a_router_each_get_their_own_retries() -> None:
+    """The retry policy is built once per router; each thread's tries and waits stay its own."""
+    failed_once: set[int] = set()
+    guard = threading.Lock()
+    start = threading.Barrier(8)
+
+    class FailsFirstPerThread:
+        name = "flaky"
+        provider = "test"
+
+        def complete(self, request: ModelRequest) -> object:
+            me = threading.get_ident()
+            with guard:
+                first = me not in failed_once
+                failed_once.add(me)
+            if first:
+                start.wait(timeout=10)  # every thread is between its first try and its retry at once
+                raise ModelUnavailableError(
+                    "down for a moment", model="flaky", cause="connect", retryable=True
+                )
+            return ReferenceModel().complete(request)
+
+    slept: list[float] = []
+    router = Router(
+        [Route("flaky", FailsFirstPerThread())],  # type: ignore[arg-type]
+        retries=1,
+        backoff=Backoff(initial=0.25, maximum=1, jitter=0),
+        sleep=slept.append,
+    )
+    with ThreadPoolExecutor(8) as pool:
+        routed = list(pool.map(lambda _: router.route(ASK), range(8)))
+    assert [len(r.attempts) for r in routed] == [2] * 8
+    assert all([a.try_number for a in r.attempts] == [1, 2] for r in routed)
+    assert slept == [0.25] * 8
 
 
 def test_errors_that_are_not_model_failures_are_not_swallowed() -> None:
