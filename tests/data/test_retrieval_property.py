@@ -5,12 +5,20 @@ Runs on SQLite and PostgreSQL through the real ingest and reconcile path (an in-
 example gets its own pilot name, so examples share the store without seeing each other's chunks. The oracle
 is computed here, from the generated documents alone: who may read (source groups narrowed by the document's
 own ACL) and who wins each record key (the source ranked first, then the lower uri).
+
+On SQLite the filter is a group bitmask when every group of the caller has a bit, and the group tokens
+otherwise (``pilotgate.data.acl``); group numbers are store-wide, so in the shared store later examples
+reach past the bits. A second test gives every example a fresh SQLite store in which a crowd of other
+groups was granted first: none (every group has a bit), 62 (the first group of the example gets the last
+bit, the others none: callers of both kinds and mixed ones) or 63 (no bits left).
 """
 
 from __future__ import annotations
 
 import itertools
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +33,7 @@ from pilotgate.data import (
     retrieve,
     search,
 )
-from pilotgate.store import Store
+from pilotgate.store import Store, open_store
 from pilotgate.testing import FixedClock
 
 GROUPS = ["g0", "g1", "g2", "g3"]
@@ -82,7 +90,55 @@ def test_search_never_returns_what_the_user_may_not_read(
     user: frozenset[str],
     query: str,
 ) -> None:
-    pilot = f"prop{next(_pilots)}"
+    check(store, list_connector, f"prop{next(_pilots)}", source_groups, rounds, user, query)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    crowd=st.sampled_from([0, 62, 63]),
+    source_groups=st.fixed_dictionaries({name: group_sets for name in SOURCES}),
+    rounds=st.lists(st.lists(docs, min_size=1, max_size=8), min_size=1, max_size=3),
+    user=st.frozensets(st.sampled_from(GROUPS), min_size=1, max_size=2),
+    query=queries,
+)
+def test_masks_and_tokens_filter_alike_on_sqlite(
+    list_connector: type,
+    crowd: int,
+    source_groups: dict[str, frozenset[str]],
+    rounds: list[list[Doc]],
+    user: frozenset[str],
+    query: str,
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
+        try:
+            if crowd:  # other groups take the first numbers: of this pilot, so the crowd is searched too
+                crowded = tuple(f"crowd{i}" for i in range(crowd))
+                filler = [
+                    SourceDocument("crowd.md", "refund parcel damage invoice canary", read_groups=crowded)
+                ]
+                with store.write() as conn:
+                    connector = list_connector("crowd", crowded, filler)
+                    ingest_source(conn, pilot="prop", connector=connector, clock=FixedClock())
+            check(store, list_connector, "prop", source_groups, rounds, user, query)
+        finally:
+            store.close()
+
+
+def check(
+    store: Store,
+    list_connector: type,
+    pilot: str,
+    source_groups: dict[str, frozenset[str]],
+    rounds: list[list[Doc]],
+    user: frozenset[str],
+    query: str,
+) -> None:
+    """Ingest the rounds into ``pilot`` and check what ``user`` finds against the oracle."""
     clock = FixedClock()
     latest: dict[tuple[str, str], Doc] = {}
     for round_docs in rounds:  # each round is the whole content of both sources at that time

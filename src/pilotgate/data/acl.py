@@ -16,6 +16,17 @@ token, two pilots' tokens never meet. The document version's ``read_groups`` (gr
 readable record of the same grant; ingest writes both in one transaction. On SQLite the tokens are the
 ``acl`` column of the FTS5 index; on PostgreSQL they are lexemes of the generated ``tsv``, taken whole and
 without positions (migration 0007).
+
+**Masks (SQLite).** Matching a group token means intersecting the query's matches with a posting list that
+can be as long as the corpus (every chunk of a source ``agents`` may read carries its token), so the SQLite
+ranked query filters with a bitmask instead (migration 0008): ``acl_bits`` gives each (pilot, group) a
+number, unique in the whole store and never renumbered; ``chunk_masks`` holds, per active chunk (keyed by
+its FTS5 rowid), the OR of ``1 << number`` over the groups that may retrieve it, 0 when nobody may (the same
+chunks that carry no group token). A caller's mask is the OR over its groups; a chunk passes when the two
+share a bit. Numbers are unique across pilots, so a shared bit also means the caller's own pilot. Only
+numbers 0-62 are bits (SQLite integers are signed 64-bit): a group numbered 63 or later has no bit, and a
+caller holding one is filtered by the tokens as before (``caller_mask`` returns None), which still hold every
+group. Ingest and reconciliation write a chunk's mask with its tokens, in one transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +35,10 @@ import hashlib
 import json
 from collections.abc import Iterable
 from functools import lru_cache
+
+from sqlalchemy import Connection
+
+from pilotgate.store.engine import driver_execute
 
 _BITS = 80
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -67,3 +82,60 @@ def acl_text(pilot: str, source: str, groups: Iterable[str], *, retrievable: boo
 def any_of(tokens: Iterable[str]) -> str:
     """An FTS5 expression matching a row holding any of ``tokens`` (each quoted: an exact token)."""
     return "(" + " OR ".join(f'"{token}"' for token in tokens) + ")"
+
+
+MASK_BITS = 63
+"""Group numbers below this are bits of a chunk mask; later ones are matched by their tokens only."""
+
+
+class GroupBits:
+    """One pilot's group numbers (SQLite), read once per write transaction; a group met for the first time
+    is numbered (the store's next number) and recorded in the same transaction."""
+
+    def __init__(self, conn: Connection, pilot: str) -> None:
+        self._conn = conn
+        self._pilot = pilot
+        rows = driver_execute(conn, "SELECT name, bit FROM acl_bits WHERE pilot = ?", (pilot,)).fetchall()
+        self._bits: dict[str, int] = {name: int(bit) for name, bit in rows}
+        self._masks: dict[tuple[str, ...], int] = {}
+
+    def mask(self, groups: Iterable[str]) -> int:
+        """The mask of a chunk ``groups`` may retrieve (numbering any group not numbered yet)."""
+        key = tuple(sorted(set(groups)))
+        known = self._masks.get(key)
+        if known is not None:
+            return known
+        mask = 0
+        for group in key:
+            bit = self._bits.get(group)
+            if bit is None:
+                bit = self._number(group)
+            if bit < MASK_BITS:
+                mask |= 1 << bit
+        self._masks[key] = mask
+        return mask
+
+    def _number(self, group: str) -> int:
+        (bit,) = driver_execute(self._conn, "SELECT coalesce(max(bit) + 1, 0) FROM acl_bits").fetchone()
+        driver_execute(
+            self._conn, "INSERT INTO acl_bits (pilot, name, bit) VALUES (?, ?, ?)", (self._pilot, group, bit)
+        )
+        self._bits[group] = int(bit)
+        return int(bit)
+
+
+def caller_mask(conn: Connection, pilot: str, groups: Iterable[str]) -> int | None:
+    """SQLite: the caller's mask (0: its groups were never granted anything), or None when one of its
+    groups has no bit and the query must filter by tokens."""
+    wanted = sorted(set(groups))
+    if not wanted:
+        return 0
+    listed = ", ".join("?" * len(wanted))
+    statement = f"SELECT bit FROM acl_bits WHERE pilot = ? AND name IN ({listed})"  # noqa: S608 - placeholders
+    rows = driver_execute(conn, statement, (pilot, *wanted)).fetchall()
+    mask = 0
+    for (bit,) in rows:
+        if bit >= MASK_BITS:
+            return None
+        mask |= 1 << bit
+    return mask

@@ -47,13 +47,13 @@ from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select,
 from sqlalchemy.exc import DBAPIError
 
 from pilotgate.clock import Clock, rfc3339
-from pilotgate.data.acl import acl_text
+from pilotgate.data.acl import GroupBits, acl_text
 from pilotgate.data.chunking import CHUNK_CHARS, chunk_document
 from pilotgate.data.connectors.base import Connector, SkippedDocument, SourceDocument
 from pilotgate.data.connectors.folder import FolderConnector
 from pilotgate.data.duplicates import sketch
 from pilotgate.store.engine import driver_execute
-from pilotgate.store.tables import chunks, documents
+from pilotgate.store.tables import chunk_masks, chunks, documents
 
 if TYPE_CHECKING:
     from pilotgate.data.reconcile import Reconciliation
@@ -413,9 +413,14 @@ class _Run:
     _pending: list[_Pending] = field(default_factory=list)
     """New versions whose chunks are made and written at the next flush."""
     _pending_chars: int = 0
+    bits: GroupBits | None = None
+    """SQLite: the pilot's group numbers, for the chunks' masks (see ``pilotgate.data.acl``)."""
 
     def load(self) -> None:
-        """Read the latest version of each document and how many active chunks each has."""
+        """Read the latest version of each document, how many active chunks each has, and (SQLite) the
+        pilot's group numbers."""
+        if self.conn.dialect.name == "sqlite":
+            self.bits = GroupBits(self.conn, self.pilot)
         latest = (
             select(documents.c.uri, func.max(documents.c.version).label("version"))
             .where(documents.c.pilot == self.pilot, documents.c.source == self.source)
@@ -525,6 +530,11 @@ class _Run:
 
     def flush(self) -> None:
         """Write every pending row, parents before children; a batch's chunks are made as they are written."""
+        if self._deactivate and self.bits is not None:
+            self.conn.exec_driver_sql(
+                "DELETE FROM chunk_masks WHERE chunk IN (SELECT rowid FROM chunks WHERE document_id = ?)",
+                [(row["doc"],) for row in self._deactivate],
+            )
         if self._deactivate:
             self.conn.execute(
                 update(chunks).where(chunks.c.document_id == bindparam("doc")).values(active=False),
@@ -543,38 +553,64 @@ class _Run:
                 .values(acl=bindparam("acl")),
                 self._regrant,
             )
+            if self.bits is not None:
+                self.conn.exec_driver_sql(
+                    "UPDATE chunk_masks SET mask = ? "
+                    "WHERE chunk IN (SELECT rowid FROM chunks WHERE document_id = ? AND active)",
+                    [(row["mask"], row["doc"]) for row in self._regrant],
+                )
         if self._documents:
             write_rows(self.conn, documents, self._documents)
         if self._pending:
-            write_rows(self.conn, chunks, self._chunk_rows(self._pending))
+            if self.bits is None:
+                write_rows(self.conn, chunks, self._chunk_rows(self._pending))
+            else:
+                # SQLite: the rows get their rowids here (the next ones; chunks are never deleted, and this
+                # transaction is the only writer), so each chunk's mask is written beside it by rowid.
+                (last,) = driver_execute(self.conn, "SELECT coalesce(max(rowid), 0) FROM chunks").fetchone()
+                masks: list[dict[str, object]] = []
+                write_rows(self.conn, chunks, self._chunk_rows(self._pending, int(last) + 1, masks))
+                write_rows(self.conn, chunk_masks, masks)
         for rows in (self._deactivate, self._regrant, self._documents, self._pending):
             rows.clear()
         self._pending_chars = 0
 
-    def _chunk_rows(self, pending: Iterable[_Pending]) -> Iterator[dict[str, object]]:
-        """The chunk rows of each pending version, recording its outcome once its chunks are known."""
+    def _chunk_rows(
+        self, pending: Iterable[_Pending], rowid: int = 0, masks: list[dict[str, object]] | None = None
+    ) -> Iterator[dict[str, object]]:
+        """The chunk rows of each pending version, recording its outcome once its chunks are known. With
+        ``masks`` (SQLite) the rows carry rowids from ``rowid`` on, and each one's mask row is appended."""
         for new in pending:
             item = new.item
             content_at = rfc3339(item.modified_at) if item.modified_at else self.ingested_at
             acl = acl_text(self.pilot, self.source, new.groups)
+            mask = self.bits.mask(new.groups) if self.bits is not None else 0
             pieces = chunk_document(item.text, item.media_type, max_chars=new.max_chunk_chars)
             make_id = chunk_ids(self.pilot, self.source, item.uri, new.version)
             for piece in pieces:
-                yield {
-                    "id": make_id(piece.ordinal),
-                    "pilot": self.pilot,
-                    "document_id": new.document_id,
-                    "source": self.source,
-                    "ordinal": piece.ordinal,
-                    "heading": piece.heading,
-                    "text": piece.text,
-                    "content_hash": content_hash(piece.text),
-                    "active": True,
-                    "acl": acl,
-                    "content_at": content_at,
-                    "superseded": False,
-                    "sketch": sketch(piece.text),
-                }
+                row: dict[str, object] = {}
+                if masks is not None:
+                    row["rowid"] = rowid
+                    masks.append({"chunk": rowid, "mask": mask})
+                    rowid += 1
+                row.update(
+                    {
+                        "id": make_id(piece.ordinal),
+                        "pilot": self.pilot,
+                        "document_id": new.document_id,
+                        "source": self.source,
+                        "ordinal": piece.ordinal,
+                        "heading": piece.heading,
+                        "text": piece.text,
+                        "content_hash": content_hash(piece.text),
+                        "active": True,
+                        "acl": acl,
+                        "content_at": content_at,
+                        "superseded": False,
+                        "sketch": sketch(piece.text),
+                    }
+                )
+                yield row
             self.chunks_written += len(pieces)
             self.outcomes.append(
                 DocumentOutcome(
@@ -602,7 +638,10 @@ class _Run:
         if stored.groups != groups:
             action = "acl_changed"
             acl = acl_text(self.pilot, self.source, groups, retrievable=not stored.superseded)
-            self._regrant.append({"doc": stored.id, "groups": _groups_json(groups), "acl": acl})
+            regrant: dict[str, object] = {"doc": stored.id, "groups": _groups_json(groups), "acl": acl}
+            if self.bits is not None:
+                regrant["mask"] = 0 if stored.superseded else self.bits.mask(groups)
+            self._regrant.append(regrant)
         self.outcomes.append(
             DocumentOutcome(
                 item.uri,

@@ -5,9 +5,9 @@ topic and their content differs. The winner is the first in the conflict order o
 ``SourceRules.precedence``): ranked before unranked, lower rank first, then the system of record for that
 key field or topic, then (a tie the report calls ``tie``) the source name, then the uri. Every other
 document sharing the key or topic is *superseded* by the winner: its chunks keep their rows and their
-``read_groups``, but lose their group tokens, so no one retrieves them; retrieval returns the
-winner's and notes the losers. Members whose content equals the winner's are superseded too but are not a
-conflict (they agree); they appear among the exact duplicates instead.
+``read_groups``, but lose their group tokens (and, on SQLite, their mask becomes 0), so no one retrieves
+them; retrieval returns the winner's and notes the losers. Members whose content equals the winner's are
+superseded too but are not a conflict (they agree); they appear among the exact duplicates instead.
 
 **Duplicates.** Among the pilot's active chunks, chunks of different documents with the same content hash
 are exact duplicates; chunks with different content whose sketches estimate a similarity of at least
@@ -30,7 +30,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
-from pilotgate.data.acl import acl_text
+from pilotgate.data.acl import GroupBits, acl_text
 from pilotgate.data.duplicates import NEAR_DUPLICATE, parse, similarity
 from pilotgate.data.registry import SourceRegistry
 from pilotgate.store.tables import chunks, documents
@@ -278,6 +278,13 @@ def _apply(conn: Connection, pilot: str, current: Sequence[_Doc], superseded_by:
         .values(superseded=bindparam("superseded"), acl=bindparam("acl")),
         updates,
     )
+    if conn.dialect.name == "sqlite":  # the chunks' masks follow their tokens (see pilotgate.data.acl)
+        bits = GroupBits(conn, pilot)
+        conn.exec_driver_sql(
+            "UPDATE chunk_masks SET mask = ? "
+            "WHERE chunk IN (SELECT rowid FROM chunks WHERE document_id = ? AND active)",
+            [(0 if doc.id in superseded_by else bits.mask(doc.groups), doc.id) for doc in changes],
+        )
     return len(changes)
 
 

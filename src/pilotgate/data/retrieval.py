@@ -38,7 +38,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, text
 
 from pilotgate.clock import rfc3339, utc_now
-from pilotgate.data.acl import any_of, group_token, pilot_token, source_token
+from pilotgate.data.acl import any_of, caller_mask, group_token, pilot_token, source_token
 from pilotgate.data.registry import SourceRegistry
 from pilotgate.data.terms import content_terms
 from pilotgate.store.engine import driver_execute
@@ -188,10 +188,20 @@ DUPLICATE_SLACK = 5
 _SQLITE_MATCHES = """
 SELECT chunks_fts.rowid AS rid, -bm25(chunks_fts, 2.0, 1.0, 0.0) AS score
 FROM chunks_fts{join}
-WHERE chunks_fts MATCH :match
-  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted){extra}"""
-"""BM25 with the heading column weighted 2, the text 1 and the tokens 0; bm25() is lower-is-better. The
-unary ``+`` keeps SQLite from re-running the ranked MATCH once per permitted rowid."""
+WHERE chunks_fts MATCH :match{permitted}{extra}"""
+"""BM25 with the heading column weighted 2, the text 1 and the tokens 0; bm25() is lower-is-better."""
+
+_SQLITE_MASK_JOIN = "\nCROSS JOIN chunk_masks AS m ON m.chunk = chunks_fts.rowid"
+_SQLITE_MASKED = "\n  AND (m.mask & :mask) != 0"
+"""The caller's mask against each matching chunk's: one lookup by rowid in a narrow table, in rowid order
+(FTS5 yields its matches so), and a row that fails is never scored. ``CROSS JOIN`` keeps FTS5 first."""
+
+_SQLITE_PERMITTED = (
+    "\n  AND +chunks_fts.rowid IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH :permitted)"
+)
+"""The rows of a second MATCH: the terms AND-ed with tokens (the caller's groups' when one has no mask bit;
+the sources' when the search is restricted to some). The unary ``+`` keeps SQLite from re-running the ranked
+MATCH once per permitted rowid."""
 
 _SQLITE_TOP = """
 ORDER BY score DESC, chunks_fts.rowid
@@ -324,7 +334,7 @@ def retrieve(
     withheld = Withheld()
     if counting:
         audited = _audit if conn.dialect.name == "sqlite" else _count_withheld
-        withheld = audited(conn, pilot, words, wanted, sources, excluded, ranked.permitted)
+        withheld = audited(conn, pilot, words, wanted, sources, excluded, ranked.permitted, ranked.mask)
     return Retrieval(
         query=query,
         terms=tuple(words),
@@ -347,6 +357,8 @@ class _Ranked:
     """The documents among the results that won a conflict (their losers are looked up, no others')."""
     permitted: int = 0
     """How many chunks passed the filter, ranked or not (SQLite, when counted)."""
+    mask: int | None = 0
+    """SQLite: the caller's mask the query filtered with, None if it filtered by group tokens."""
 
 
 def _ranked(
@@ -366,17 +378,29 @@ def _ranked(
         return _Ranked([])
     dialect = conn.dialect.name
     params: dict[str, object] = {"limit": limit}
+    mask: int | None = None
     if dialect == "sqlite":
         match = "{heading text}: " + fts5_terms(words)
-        permitted = match + " AND acl: " + any_of(group_token(pilot, group) for group in wanted_groups)
+        mask = caller_mask(conn, pilot, wanted_groups)
+        if mask == 0:  # none of the caller's groups was ever granted a chunk
+            return _Ranked([], mask=0)
+        params["match"] = match
+        join, filtered, extra = "", "", ""
+        permitted = match
+        if mask is None:
+            permitted += " AND acl: " + any_of(group_token(pilot, group) for group in wanted_groups)
+        else:
+            join, filtered = _SQLITE_MASK_JOIN, _SQLITE_MASKED
+            params["mask"] = mask
         if sources is not None:
             permitted += " AND acl: " + any_of(source_token(pilot, name) for name in sorted(set(sources)))
-        params.update(match=match, permitted=permitted)
-        join, extra = "", ""
+        if permitted != match:
+            params["permitted"] = permitted
+            filtered += _SQLITE_PERMITTED
         if stale:
-            join = "\nJOIN chunks AS c ON c.rowid = chunks_fts.rowid"
+            join += "\nJOIN chunks AS c ON c.rowid = chunks_fts.rowid"
             extra = _stale_condition(stale, params)
-        matches = _SQLITE_MATCHES.format(join=join, extra=extra)
+        matches = _SQLITE_MATCHES.format(join=join, permitted=filtered, extra=extra)
         ranked = _SQLITE_COUNTED.format(ranked=matches) if count else matches + _SQLITE_TOP
         outer = _SQLITE_OUTER.format(ranked=ranked, permitted="top.permitted" if count else "0")
         # sqlite3 takes ``:name`` parameters as they are: the driver cursor skips SQLAlchemy's text() compile
@@ -425,6 +449,7 @@ def _ranked(
         chunks,
         winners=frozenset(row[1] for row in found if row[15]),
         permitted=int(found[0][14]) if found else 0,
+        mask=mask,
     )
 
 
@@ -536,10 +561,11 @@ not choose):
 
 _SQLITE_STALE = """(
         SELECT count(*)
-        FROM chunks_fts
+        FROM chunks_fts{join}
         JOIN chunks AS c ON c.rowid = chunks_fts.rowid
-        WHERE chunks_fts MATCH :stale_match AND {stale})"""
-"""The caller's matches in ``stale: exclude`` sources (their tokens are in the MATCH) that are too old."""
+        WHERE chunks_fts MATCH :stale_match{masked} AND {stale})"""
+"""The caller's matches in ``stale: exclude`` sources (their tokens are in the MATCH) that are too old: the
+caller's by mask, or by group tokens in the MATCH when the ranked query filtered by tokens."""
 
 _POSTGRESQL_AUDIT = """
 SELECT (SELECT count(*)
@@ -575,11 +601,12 @@ def _audit(
     sources: Sequence[str] | None,
     excluded: Mapping[str, str],
     permitted: int,
+    mask: int | None,
 ) -> Withheld:
     """SQLite: count the pilot's matches withheld from the caller, by reason, in one statement that ranks
     and reads none of them. ``permitted`` is how many passed the caller's filter (the ranked query counted
-    them); every other match was withheld: superseded or stale-excluded ones are counted on their own, and
-    the rest are the ones the caller may not read."""
+    them, with ``mask``); every other match was withheld: superseded or stale-excluded ones are counted on
+    their own, and the rest are the ones the caller may not read."""
     match = "{heading text}: " + fts5_terms(words)
     narrow = match + " AND acl: " + any_of([pilot_token(pilot)])
     if sources is not None:
@@ -591,15 +618,16 @@ def _audit(
     listed = "(" + ", ".join(f":group_{index}" for index in range(len(caller))) + ")"
     stale = "0"
     wanted = {name: cutoff for name, cutoff in excluded.items() if sources is None or name in sources}
-    if wanted and caller:
-        params["stale_match"] = (
-            match
-            + " AND acl: "
-            + any_of(group_token(pilot, group) for group in caller)
-            + " AND acl: "
-            + any_of(source_token(pilot, name) for name in sorted(wanted))
-        )
-        stale = _SQLITE_STALE.format(stale=_stale_sources(wanted, params))
+    if wanted and caller and mask != 0:
+        stale_match = match + " AND acl: " + any_of(source_token(pilot, name) for name in sorted(wanted))
+        join = masked = ""
+        if mask is None:
+            stale_match += " AND acl: " + any_of(group_token(pilot, group) for group in caller)
+        else:
+            join, masked = _SQLITE_MASK_JOIN, _SQLITE_MASKED.replace("\n ", "")
+            params["mask"] = mask
+        params["stale_match"] = stale_match
+        stale = _SQLITE_STALE.format(join=join, masked=masked, stale=_stale_sources(wanted, params))
     statement = _SQLITE_AUDIT.format(groups=listed if caller else "(NULL)", stale=stale)
     examined, superseded, stale_count = driver_execute(conn, statement, params).fetchone()
     restricted = max(0, int(examined) - permitted - int(superseded) - int(stale_count))
@@ -616,8 +644,9 @@ def _count_withheld(
     sources: Sequence[str] | None,
     excluded: Mapping[str, str],
     permitted: int,
+    mask: int | None,
 ) -> Withheld:
-    """PostgreSQL: as ``_audit``, in one statement of unranked counts."""
+    """PostgreSQL: as ``_audit``, in one statement of unranked counts (``mask`` is unused: no masks here)."""
     caller = sorted(set(groups))
     params: dict[str, object] = {"pilot": pilot, "match": websearch_query(words), "groups": caller}
     clause = ""

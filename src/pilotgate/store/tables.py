@@ -154,6 +154,31 @@ the active chunks' heading, text and acl in ``chunks_fts``; PostgreSQL's generat
 (weight A), the text (B) and the acl tokens (whole lexemes without positions, migration 0007), so the
 permission filter is part of the ``@@`` match."""
 
+acl_bits = Table(
+    "acl_bits",
+    metadata,
+    Column("pilot", String(64), primary_key=True),
+    Column("name", Text, primary_key=True, doc="a group the pilot has granted a chunk to"),
+    Column(
+        "bit",
+        Integer,
+        nullable=False,
+        unique=True,
+        doc="unique in the store; 0-62 are bits of chunk_masks.mask, 63 and on have no bit (tokens only)",
+    ),
+)
+"""SQLite: the number of each (pilot, group) in the chunk masks, allocated by ingest in the transaction that
+first grants the group (migration 0008); never renumbered. Empty on PostgreSQL."""
+
+chunk_masks = Table(
+    "chunk_masks",
+    metadata,
+    Column("chunk", Integer, primary_key=True, autoincrement=False, doc="the chunk's rowid (the FTS5 rowid)"),
+    Column("mask", BigInteger, nullable=False, doc="OR of 1 << bit of the groups that may retrieve it"),
+)
+"""SQLite: one row per active chunk, written with the chunk and its ``acl`` tokens in one transaction; mask 0
+when nobody may retrieve it (see ``pilotgate.data.acl``). Empty on PostgreSQL."""
+
 tool_calls = Table(
     "tool_calls",
     metadata,
