@@ -94,3 +94,20 @@ def test_refuses_what_json_cannot_hold_and_names_the_path(
     with pytest.raises(error) as caught:
         canonical_bytes(value)
     assert str(caught.value).startswith(path)
+
+
+def test_nesting_deeper_than_the_fast_encoder_goes_still_gives_rfc8785() -> None:
+    # orjson stops at 255 levels; the stdlib encoder writes such a value, with the same bytes.
+    deep: Any = "leaf"
+    for level in range(300):
+        deep = {f"k{level % 3}": deep, "n": level} if level % 2 else [deep, level]
+    assert canonical_bytes(deep) == rfc8785.dumps(deep)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), json_scalars, max_size=12))
+def test_the_fast_path_and_the_stdlib_encoder_agree(value: dict[str, Any]) -> None:
+    from pilotgate.receipts.canonical import _fits_stdlib, _stdlib_dumps_sorted, dumps_sorted
+
+    if _no_surrogates(value) and _fits_stdlib(value):
+        assert dumps_sorted(value) == _stdlib_dumps_sorted(value)

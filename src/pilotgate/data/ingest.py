@@ -4,7 +4,7 @@ Incremental and fail-closed:
 
 - a document whose content hash (and record key and topic) is unchanged is left as it is; only its
   groups are brought in step with the source's current ``read`` groups, if those changed (action
-  ``acl_changed``: the version's ``read_groups`` and its chunks' tokens are rewritten);
+  ``acl_changed``: the version's ``read_groups`` and its chunks' tokens and masks are rewritten);
 - a changed document gets a new version; the old version's chunks become inactive but stay, so receipts
   that cite them still resolve;
 - a document gone from the source is tombstoned: a new version row with ``tombstoned`` set and its chunks
@@ -13,10 +13,13 @@ Incremental and fail-closed:
   version stays searchable;
 - a chunk is readable by the groups in (source's read groups ∩ document's own groups, if it names any); an
   empty intersection, or a document whose own ACL is missing or unreadable, means ``read_groups`` ``[]``
-  and no group tokens, so nobody reads it, and the report lists the document with the reason (fail closed);
+  and no group tokens (mask 0), so nobody reads it, and the report lists the document with the reason (fail
+  closed);
 - every document version records its provenance (source, uri, record key, topic, content hash, version,
   modified time, ingest time); every chunk its content hash, its content time (for freshness), its
-  retrieval tokens (``acl``) and a near-duplicate sketch.
+  retrieval tokens (``acl``) and a near-duplicate sketch; on SQLite every active chunk also has a row in
+  ``chunk_masks`` (the OR of its groups' bits, see ``pilotgate.data.acl``), removed when the chunk becomes
+  inactive.
 
 Ids are deterministic, so the same ingest history gives the same ids in any store::
 
@@ -31,7 +34,8 @@ All writes go through the caller's connection in the caller's transaction, in ba
 rows are written first (they are cheap to make), then its chunks are made (chunking, hashes, sketches)
 *while* they are written: on PostgreSQL they stream into ``COPY``, so the server computes each chunk's
 tsvector and index entries on one CPU while Python chunks the next document on another (see
-benchmarks/retrieval.py); on SQLite they are inserted with one executemany per batch.
+benchmarks/retrieval.py); on SQLite they are inserted in multi-row statements, with the rowids ingest gives
+them, and their masks after them by those rowids.
 """
 
 from __future__ import annotations

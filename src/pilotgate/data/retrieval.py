@@ -5,13 +5,16 @@ ranking: a chunk the caller may not read is never ranked, counted or returned, a
 readable ones. A chunk with no group grants is readable by nobody.
 
 - **SQLite:** the ranked query matches the user's terms in the ``heading`` and ``text`` columns of the FTS5
-  index and, in the same ``WHERE``, keeps only rows of a second ``MATCH`` of those terms AND-ed with the
-  caller's group tokens in the ``acl`` column (see ``pilotgate.data.acl``); FTS5 intersects those posting
-  lists, and BM25 is computed only for the rows that pass, so an unreadable chunk is never scored. (Putting
-  the tokens into the ranked ``MATCH`` itself would give the same rows, but ``bm25()`` would then compute an
-  IDF for every token, reading posting lists as long as the corpus on every query.) Only active chunks are
-  indexed, and a chunk whose document lost a conflict carries no group token. Ranked by BM25 with the heading
-  weighted 2 and the text 1.
+  index and, in the same ``WHERE``, keeps only rows whose group mask (``chunk_masks``, by rowid) shares a bit
+  with the caller's (see ``pilotgate.data.acl``); BM25 is computed only for the rows that pass, so an
+  unreadable chunk is never scored. A caller holding a group that has no bit (a store that granted more
+  than 63 groups) is filtered by tokens instead: a second ``MATCH`` of the terms AND-ed with the caller's
+  group tokens in the ``acl`` column, whose rows FTS5 intersects with the ranked ones (slower: a group
+  token's posting list can be as long as the corpus). A ``sources`` restriction is such a second ``MATCH``
+  with the sources' tokens. (Putting tokens into the ranked ``MATCH`` itself would give the same rows, but
+  ``bm25()`` would then compute an IDF for every token, reading those long posting lists on every query.)
+  Only active chunks are indexed, and a chunk whose document lost a conflict carries no group token and
+  mask 0. Ranked by BM25 with the heading weighted 2 and the text 1.
 - **PostgreSQL:** the same tokens are lexemes of the generated ``tsv`` column (without positions, so they
   never weigh in a rank); the filter is one ``@@`` of the user's ``websearch_to_tsquery('english', ...)``
   AND-ed with the caller's tokens, and the rank is ``ts_rank_cd`` of the user's query alone.

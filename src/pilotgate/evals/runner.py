@@ -15,13 +15,14 @@ approve it and so make a dry-run call real.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import orjson
 
 from pilotgate.clock import Clock, IdFactory, new_id, utc_now
 from pilotgate.errors import PilotgateError, StoreError, UsageError
@@ -202,7 +203,7 @@ def _task_receipts(runtime: Runtime, task: TaskResult) -> list[dict[str, Any]]:
             rows = sorted(driver_execute(conn, sql, (runtime.pilot, task.task_id)).fetchall())
     parsed = []
     for _seq, digest, canonical in rows:
-        record: dict[str, Any] = json.loads(bytes(canonical))
+        record: dict[str, Any] = orjson.loads(canonical)  # canonical JSON: what json.loads reads, ~4x as fast
         record["hash"] = digest
         parsed.append(record)
     return parsed
