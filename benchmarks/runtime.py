@@ -7,8 +7,12 @@ Runs tasks inline (one process, one after another) through the real runtime agai
 OpenAI-compatible server with a fixed latency: ``tests/doubles/openai_server.py``, a *test double of the
 chat-completions protocol* (not OpenAI: it answers from a script), on 127.0.0.1 in a thread. The pilot is
 the demo support desk plus a folder source of synthetic Markdown holding ``--chunks`` chunks, so retrieval
-ranks over that many. Two task shapes:
+ranks over that many. Three task shapes:
 
+- **policy**: the model asks for ``issue_refund`` on an order the request did not name (what an instruction
+  planted in a document asks for) and the policy denies it; the model then answers (retrieval, two model
+  calls, one policy decision; 6 receipts in 1 commit). This is the shape issue 4's target names:
+  "retrieval over 10,000 chunks, policy, six receipts";
 - **tool**: the model asks for ``lookup_order`` (a read tool: retrieval, two model calls, one policy
   decision, the tool's intent and result; 8 receipts in 2 commits: up to the intent, then the rest, a
   repeatable read's result included, see ``runtime.loop``);
@@ -55,6 +59,7 @@ from pilotgate.testing import fresh_postgres_schema
 from pilotgate.workspace import open_workspace
 
 WORDS = [f"w{i:05d}" for i in range(20_000)]
+SHAPES = ("tool", "policy", "answer")
 SEED = 7
 
 
@@ -149,7 +154,10 @@ def run_shape(
         answer = Reply(answer.status, answer.body, latency, answer.headers)
         if shape == "answer":
             return [answer]
-        ask = tool_reply("lookup_order", {"order_id": "100200"}, call_id="c1")
+        if shape == "policy":
+            ask = tool_reply("issue_refund", {"order_id": "100999", "amount": 35}, call_id="c1")
+        else:
+            ask = tool_reply("lookup_order", {"order_id": "100200"}, call_id="c1")
         return [Reply(ask.status, ask.body, latency, ask.headers), answer]
 
     measured = ShapeRun(rate=0.0)
@@ -183,11 +191,11 @@ def bench(label: str, url: str | None, tasks: int, latency_ms: float, chunks: in
             print(
                 f"{label}: ingested {chunks:,} chunks (+ the demo's) in {time.perf_counter() - began:.1f} s"
             )
-            medians: dict[str, list[tuple[float, float]]] = {"tool": [], "answer": []}
+            medians: dict[str, list[tuple[float, float]]] = {shape: [] for shape in SHAPES}
             with runtime:
                 run_shape(runtime, server, "tool", 20, latency_ms / 1000)  # warm up
                 for _ in range(rounds):
-                    for shape in ("tool", "answer"):
+                    for shape in SHAPES:
                         got = run_shape(runtime, server, shape, tasks, latency_ms / 1000)
                         p50, p95 = statistics.median(got.overhead), percentile(got.overhead, 0.95)
                         medians[shape].append((p50, statistics.median(got.cpu)))

@@ -165,3 +165,65 @@ def test_read_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
     finally:
         store.close()
     assert all(conn.closed for conn in pinned)  # type: ignore[attr-defined]
+
+
+def test_a_warm_read_uses_the_free_write_connection_and_sees_every_commit(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.write() as writer:
+            writer.execute(text("CREATE TABLE probe (x INTEGER)"))
+        with store.read(warm=True) as conn:
+            assert conn is writer  # its page cache survived its own commits
+            assert conn.execute(text("SELECT count(*) FROM probe")).scalar() == 0
+            # a read transaction, not SQLite's write lock: another process may write meanwhile
+            other = sqlite3.connect(path, timeout=0.1)
+            other.execute("INSERT INTO probe VALUES (7)")
+            other.commit()
+            other.close()
+            assert conn.execute(text("SELECT count(*) FROM probe")).scalar() == 0  # its snapshot
+        with store.read(warm=True) as conn:
+            assert conn.execute(text("SELECT count(*) FROM probe")).scalar() == 1  # a new snapshot
+        with store.write() as again:
+            assert again is writer  # still the writer, with BEGIN IMMEDIATE again
+            again.execute(text("INSERT INTO probe VALUES (8)"))
+        with store.read(warm=True) as conn:
+            assert conn.execute(text("SELECT sum(x) FROM probe")).scalar() == 15
+    finally:
+        store.close()
+
+
+def test_a_warm_read_never_waits_for_or_enters_a_write(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with store.write() as writer:
+            writer.execute(text("CREATE TABLE probe (x INTEGER)"))
+        with store.write() as writer:
+            writer.execute(text("INSERT INTO probe VALUES (1)"))
+            # inside this thread's own write: the writer is busy, the read takes its own connection
+            with store.read(warm=True) as nested:
+                assert nested is not writer
+                assert nested.execute(text("SELECT count(*) FROM probe")).scalar() == 0  # not committed
+        holding, release = threading.Event(), threading.Event()
+
+        def hold_the_writers_queue() -> None:
+            with store.write() as conn:
+                conn.execute(text("INSERT INTO probe VALUES (1)"))
+                holding.set()
+                release.wait(5)
+
+        other = threading.Thread(target=hold_the_writers_queue)
+        other.start()
+        try:
+            assert holding.wait(5)
+            with store.read(warm=True) as conn:  # would deadlock if it waited for the queue
+                assert conn is not writer
+                assert conn.execute(text("SELECT count(*) FROM probe")).scalar() == 1
+        finally:
+            release.set()
+            other.join()
+        with store.read(warm=True) as conn:
+            assert conn is writer
+            assert conn.execute(text("SELECT count(*) FROM probe")).scalar() == 2
+    finally:
+        store.close()

@@ -124,7 +124,7 @@ class Runtime:
             )
         caller = self.user(user)
         now = self.clock()
-        with self.store.read() as conn:
+        with self.store.read(warm=True) as conn:
             found = retrieve(
                 conn,
                 pilot=self.pilot,
