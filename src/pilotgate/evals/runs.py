@@ -20,6 +20,7 @@ from pilotgate.errors import UsageError
 from pilotgate.evals.assertions import AssertionResult
 from pilotgate.evals.observation import CaseObservation
 from pilotgate.evals.packs import EvalSuite
+from pilotgate.json_text import compact
 from pilotgate.receipts import ReceiptLog
 from pilotgate.store import Store
 from pilotgate.store.engine import driver_execute
@@ -160,12 +161,12 @@ def _result_values(run_id: str, result: CaseResult, recorded_at: str) -> tuple[o
         result.category,
         result.outcome,
         result.passed,
-        json.dumps([a.as_dict() for a in result.assertions], sort_keys=True),
+        compact([a.as_dict() for a in result.assertions], sort_keys=True),
         result.answer,
         str(result.cost) if result.cost is not None else None,
         result.latency_ms,
         result.task,
-        json.dumps(list(result.receipts)),
+        compact(list(result.receipts)),
         recorded_at,
     )
 

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pilotgate.json_text import compact
 from pilotgate.spec import PilotSpec
 
 
@@ -85,7 +86,7 @@ class Spent:
         """For the task row; money as a string."""
         data = dict(vars(self))  # flat fields: no deep copy (``asdict``) on every commit
         data["cost"] = str(self.cost)
-        return json.dumps(data, separators=(",", ":"))
+        return compact(data)
 
     @classmethod
     def from_json(cls, text: str | None) -> Spent:

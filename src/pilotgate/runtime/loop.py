@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pilotgate.clock import rfc3339
 from pilotgate.errors import AllModelsFailed, ApprovalRefusedError, ToolArgumentsError
+from pilotgate.json_text import compact
 from pilotgate.models import ModelRequest, ModelResponse, ToolCall, ToolResult, Turn, degrade
 from pilotgate.receipts import AppendedReceipt, Entry
 from pilotgate.runtime import rows
@@ -217,9 +218,7 @@ def save_row(rt: Runtime, run: TaskRun, conn: Connection, state: TaskState, **va
     working = {
         "step": run.step,
         "transcript": _redacted_turns(rt, run.turns),
-        "pending": json.dumps([p.as_json() for p in run.pending], ensure_ascii=False)
-        if run.pending
-        else None,
+        "pending": compact([p.as_json() for p in run.pending]) if run.pending else None,
         "spent": run.spent.to_json(),
         **values,
     }
@@ -247,7 +246,7 @@ def _redacted_turns(rt: Runtime, turns: list[Turn]) -> str | None:
     if not turns:
         return None
     redacted = rt.log.redactor.redact_body({"turns": [turn_json(t) for t in turns]})["turns"]
-    return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+    return compact(redacted)
 
 
 # --- the loop --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pilotgate.data import RetrievedChunk
+from pilotgate.json_text import compact
 from pilotgate.models import TOOL_CITATION_PREFIX, ToolCall, ToolResult, Turn
 
 
@@ -85,7 +86,7 @@ def cited(
 
 def dump_passages(passages: Sequence[ContextPassage]) -> str:
     """The passages as JSON for the task row (``vars``, not ``asdict``: no deep copy on the hot path)."""
-    return json.dumps([vars(p) for p in passages], ensure_ascii=False, separators=(",", ":"))
+    return compact([vars(p) for p in passages])
 
 
 def load_passages(text: str | None) -> list[ContextPassage]:
@@ -102,7 +103,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
 
 def dump_turns(turns: Sequence[Turn]) -> str:
     """The transcript as JSON for the task row."""
-    return json.dumps([turn_json(t) for t in turns], ensure_ascii=False, separators=(",", ":"))
+    return compact([turn_json(t) for t in turns])
 
 
 def load_turns(text: str | None) -> list[Turn]:
