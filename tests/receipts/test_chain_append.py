@@ -26,6 +26,7 @@ from pilotgate.receipts import (
     verify_store,
 )
 from pilotgate.receipts.canonical import canonical_bytes
+from pilotgate.receipts.chain import ROWS_PER_INSERT
 from pilotgate.receipts.model import format_at
 from pilotgate.store import Store
 
@@ -265,3 +266,27 @@ def test_an_entry_citing_one_outside_its_batch_is_refused_before_anything_is_wri
             log.append_many(conn, batch)
     with store.read() as conn:
         assert read_head(conn, PILOT).size == 0
+
+
+def test_a_batch_prepared_before_its_transaction_appends_like_one_made_inside_it(
+    store: Store, signer: Signer
+) -> None:
+    """``prepare`` outside the transaction, then ``append_many``: the same chain, checkpoints included; a
+    batch longer than one multi-row INSERT (ROWS_PER_INSERT) lands whole and in order."""
+    log = ReceiptLog(PILOT, signer=signer, checkpoint_every=400)
+    batch = [
+        Entry(
+            kind="task.started", body={"n": n, "text": "é" * (n % 7)}, actor=("user", "u"), task=f"t{n // 10}"
+        )
+        for n in range(ROWS_PER_INSERT * 2 + 3)
+    ]
+    prepared = log.prepare(batch)
+    with store.write() as conn:
+        made = log.append_many(conn, prepared)
+    assert [m.seq for m in made] == list(range(len(batch)))
+    assert [m.checkpoint is not None for m in made].count(True) == len(batch) // 400
+    with store.read() as conn:
+        assert verify_store(conn, PILOT, signer.public_key).ok
+        assert get_receipt(conn, PILOT, 1000).record["body"] == {"n": 1000, "text": "é" * (1000 % 7)}
+    with pytest.raises(ValueError, match="appended earlier in the same batch"):
+        log.prepare([Entry(kind="x", body={}, actor=("worker", "w"), refs=[batch[0]])])

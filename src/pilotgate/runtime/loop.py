@@ -47,7 +47,7 @@ from pilotgate.clock import rfc3339
 from pilotgate.errors import AllModelsFailed, ApprovalRefusedError, ToolArgumentsError
 from pilotgate.json_text import compact
 from pilotgate.models import ModelRequest, ModelResponse, ToolCall, ToolResult, Turn, degrade
-from pilotgate.receipts import AppendedReceipt, Entry
+from pilotgate.receipts import AppendedReceipt, Entry, PreparedBatch
 from pilotgate.runtime import rows
 from pilotgate.runtime.limits import Spent
 from pilotgate.runtime.result import TaskResult
@@ -157,11 +157,16 @@ def commit(
     conn: Connection | None = None,
     **values: Any,
 ) -> list[AppendedReceipt]:
-    """Write the queued receipts (and ``extra``) and save the row as ``state``, in one transaction."""
+    """Write the queued receipts (and ``extra``) and save the row as ``state``, in one transaction.
+
+    The receipts are made (``ReceiptLog.prepare``) before the transaction opens, so the writers' lock is
+    held only for the chain's and the row's writes: under many threads every moment in it holds the others
+    back."""
     if conn is not None:
         return _write(rt, run, conn, state, extra, values)
+    prepared = rt.log.prepare([*run.queued, *(extra or [])])
     with transaction(rt, run) as tx:
-        return _write(rt, run, tx, state, extra, values)
+        return _write(rt, run, tx, state, extra, values, prepared)
 
 
 @contextmanager
@@ -182,12 +187,16 @@ def transaction(rt: Runtime, run: TaskRun) -> Iterator[Connection]:
 
 
 def flush(
-    rt: Runtime, run: TaskRun, conn: Connection, extra: list[Entry] | None = None
+    rt: Runtime,
+    run: TaskRun,
+    conn: Connection,
+    extra: list[Entry] | None = None,
+    prepared: PreparedBatch | None = None,
 ) -> list[AppendedReceipt]:
     """Append the queued receipts (and ``extra``) in ``conn``, with the ledger rows of the calls whose
-    receipts they are."""
-    entries = [*run.queued, *(extra or [])]
-    made = rt.log.append_many(conn, entries) if entries else []
+    receipts they are. ``prepared``: those same entries, prepared before the transaction."""
+    entries = prepared.entries if prepared is not None else [*run.queued, *(extra or [])]
+    made = rt.log.append_many(conn, prepared or entries) if entries else []
     if run.after_append:
         numbered = {id(entry): receipt for entry, receipt in zip(entries, made, strict=True)}
         at = rfc3339(rt.clock())
@@ -206,8 +215,9 @@ def _write(
     state: TaskState,
     extra: list[Entry] | None,
     values: dict[str, Any],
+    prepared: PreparedBatch | None = None,
 ) -> list[AppendedReceipt]:
-    made = flush(rt, run, conn, extra)
+    made = flush(rt, run, conn, extra, prepared)
     save_row(rt, run, conn, state, **values)
     return made
 
@@ -599,19 +609,19 @@ def finish(
         body["escalated_to"] = rt.spec.pilot.escalation.to if rt.spec.pilot.escalation else None
     finished = run.entry("task.finished", body)
     stored = rt.log.redactor.redact_text(answer)
+    state = TaskState(outcome.value)
 
-    def write(tx: Connection) -> None:
-        commit(
-            rt, run, TaskState(outcome.value), extra=[finished], conn=tx, outcome=outcome.value, answer=stored
-        )
+    def write(tx: Connection, prepared: PreparedBatch | None = None) -> None:
+        _write(rt, run, tx, state, [finished], {"outcome": outcome.value, "answer": stored}, prepared)
         if rt.spec.receipts.checkpoint_at_task_end:
             rt.log.checkpoint(tx)
 
     if conn is not None:
         write(conn)
     else:
+        prepared = rt.log.prepare([*run.queued, finished])  # before the writers' lock (see ``commit``)
         with transaction(rt, run) as tx:
-            write(tx)
+            write(tx, prepared)
     return TaskResult(
         task_id=run.task_id,
         user=run.user.name,
