@@ -392,3 +392,12 @@ def test_text_that_is_not_valid_unicode_is_still_sent(
     """A lone surrogate (from a badly decoded document) must not crash the call."""
     client.complete(ModelRequest(question="Returns for the caf\u00e9 \ud800 order?"))
     assert openai_server.requests[0].messages[-1]["content"].startswith("Returns for the caf\u00e9")
+
+
+def test_a_key_with_a_line_break_is_a_clear_error_that_never_shows_it() -> None:
+    with pytest.raises(ModelError) as caught:
+        OpenAICompatibleClient(
+            name="m", base_url="http://127.0.0.1:9/v1", model="m", api_key="sk-abc\nX-Evil: 1"
+        )
+    assert "Authorization" in caught.value.message and "sk-abc" not in str(caught.value)
+    assert caught.value.hint and "line break" in caught.value.hint

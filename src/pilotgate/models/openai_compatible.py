@@ -28,6 +28,7 @@ import orjson
 
 from pilotgate.errors import (
     ModelConnectionError,
+    ModelError,
     ModelHTTPError,
     ModelReplyError,
     ModelTimeoutError,
@@ -85,11 +86,18 @@ class OpenAICompatibleClient:
         self.instructions = instructions
         self.timer = timer
         self._secret = api_key or ""
-        self._poster = JsonPoster(
-            base_url,
-            {"Authorization": f"Bearer {api_key or KEYLESS}", "User-Agent": USER_AGENT},
-            timeout,
-        )
+        try:
+            self._poster = JsonPoster(
+                base_url,
+                {"Authorization": f"Bearer {api_key or KEYLESS}", "User-Agent": USER_AGENT},
+                timeout,
+            )
+        except ValueError as exc:  # names the header, never the key
+            raise ModelError(
+                f"model {name!r} cannot be called: {exc}",
+                model=name,
+                hint="an API key may hold no line break or control character; check the secret it comes from",
+            ) from None
 
     @classmethod
     def from_spec(
