@@ -26,9 +26,9 @@ from pilotgate.receipts import (
     verify_store,
 )
 from pilotgate.receipts.canonical import canonical_bytes
-from pilotgate.receipts.chain import ROWS_PER_INSERT
 from pilotgate.receipts.model import format_at
 from pilotgate.store import Store
+from pilotgate.store.engine import SQLITE_VARIABLES
 
 
 def test_first_receipts_link_from_zero(store: Store, clock: FixedClock) -> None:
@@ -272,13 +272,13 @@ def test_a_batch_prepared_before_its_transaction_appends_like_one_made_inside_it
     store: Store, signer: Signer
 ) -> None:
     """``prepare`` outside the transaction, then ``append_many``: the same chain, checkpoints included; a
-    batch longer than one multi-row INSERT (ROWS_PER_INSERT) lands whole and in order."""
+    batch longer than one multi-row INSERT (SQLITE_VARIABLES bound values) lands whole and in order."""
     log = ReceiptLog(PILOT, signer=signer, checkpoint_every=400)
     batch = [
         Entry(
             kind="task.started", body={"n": n, "text": "é" * (n % 7)}, actor=("user", "u"), task=f"t{n // 10}"
         )
-        for n in range(ROWS_PER_INSERT * 2 + 3)
+        for n in range(SQLITE_VARIABLES + 3)
     ]
     prepared = log.prepare(batch)
     with store.write() as conn:

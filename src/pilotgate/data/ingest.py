@@ -56,7 +56,7 @@ from pilotgate.data.chunking import CHUNK_CHARS, chunk_document
 from pilotgate.data.connectors.base import Connector, SkippedDocument, SourceDocument
 from pilotgate.data.connectors.folder import FolderConnector
 from pilotgate.data.duplicates import sketch
-from pilotgate.store.engine import driver_execute
+from pilotgate.store.engine import SQLITE_VARIABLES, driver_execute
 from pilotgate.store.tables import chunk_masks, chunks, documents
 
 if TYPE_CHECKING:
@@ -711,10 +711,6 @@ def write_rows(conn: Connection, table: Table, rows: Iterable[dict[str, object]]
         raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
     finally:
         cursor.close()
-
-
-SQLITE_VARIABLES = 999
-"""Bound values per statement: SQLite's lowest default limit, so any build takes the multi-row inserts."""
 
 
 def _insert_sqlite(conn: Connection, table: Table, rows: Iterable[dict[str, object]]) -> None:

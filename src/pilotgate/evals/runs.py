@@ -24,7 +24,7 @@ from pilotgate.evals.packs import EvalSuite
 from pilotgate.json_text import compact
 from pilotgate.receipts import ReceiptLog
 from pilotgate.store import Store
-from pilotgate.store.engine import driver_execute
+from pilotgate.store.engine import driver_execute, insert_many
 from pilotgate.store.tables import eval_results, eval_runs
 
 SYSTEM = {"kind": "system", "id": "pilotgate-evals"}
@@ -152,10 +152,6 @@ _INSERT_RESULT = (
     "latency_ms, task, receipts, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_RESULT_BY_DIALECT = {"sqlite": _INSERT_RESULT, "postgresql": _INSERT_RESULT.replace("?", "%s")}
-_INSERT_RESULT_HEAD, _RESULT_PLACEHOLDERS = _INSERT_RESULT.split(" VALUES ")
-_INSERT_RESULT_HEAD += " VALUES "
-_ROWS_PER_INSERT = 500
-"""Results per multi-row INSERT on SQLite (13 parameters each, well under SQLite's 32,766)."""
 
 
 def _result_values(run_id: str, result: CaseResult, recorded_at: str) -> tuple[object, ...]:
@@ -247,15 +243,8 @@ class ResultRecorder:
             sql = _INSERT_RESULT_BY_DIALECT[self.store.dialect]
             if len(batch) == 1:
                 driver_execute(conn, sql, batch[0])
-            elif self.store.dialect == "sqlite":
-                # One multi-row INSERT, not executemany: that steps (and hands the GIL on) once per row
-                # inside the writers' lock, which 64 eval threads queue on.
-                for start in range(0, len(batch), _ROWS_PER_INSERT):
-                    part = batch[start : start + _ROWS_PER_INSERT]
-                    values = ", ".join([_RESULT_PLACEHOLDERS] * len(part))
-                    driver_execute(conn, _INSERT_RESULT_HEAD + values, [v for row in part for v in row])
             else:
-                conn.exec_driver_sql(sql, batch)  # type: ignore[arg-type]
+                insert_many(conn, sql, batch)
         self.writes += 1
 
 

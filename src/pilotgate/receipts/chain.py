@@ -34,6 +34,7 @@ from pilotgate.receipts.model import Actor, build_record, format_at, validate_pi
 from pilotgate.receipts.redaction import Redactor
 from pilotgate.receipts.witness import Witness, open_witness
 from pilotgate.store import Store
+from pilotgate.store.engine import insert_many
 from pilotgate.store.tables import chain_heads, checkpoints
 
 log = logging.getLogger("pilotgate.receipts")
@@ -165,7 +166,7 @@ class ReceiptLog:
                 signed.append(checkpoint)
             made.append(AppendedReceipt(size - 1, digest, checkpoint, canonical))
             batch[id(entry)] = digest
-        _insert_receipts(conn, rows)
+        insert_many(conn, _sql(conn)["insert_receipt"], rows)
         self._store_head(conn, size, head, frontier)
         for checkpoint in signed:
             self._store_checkpoint(conn, checkpoint)
@@ -305,34 +306,6 @@ class PreparedBatch:
     entries: list[Entry]
     records: list[tuple[dict[str, Any], str, str]]
     """Per entry: the record (body left out), its ``at`` and the redacted body's canonical text."""
-
-
-ROWS_PER_INSERT = 500
-"""Receipts per multi-row INSERT on SQLite (8 parameters each, well under SQLite's 32,766)."""
-
-
-def _insert_receipts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert the rows: on SQLite in multi-row statements, since ``executemany`` steps (and so hands the
-    GIL to another thread) once per row, and every hand-off inside the writers' lock lengthens the queue
-    behind it (an eval run's 64 threads); on PostgreSQL with the driver's ``executemany``."""
-    cursor = _cursor(conn)
-    if conn.dialect.name != "sqlite":
-        cursor.executemany(_sql(conn)["insert_receipt"], rows)
-        return
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        part = rows[start : start + ROWS_PER_INSERT]
-        cursor.execute(_multi_row_insert(len(part)), [value for row in part for value in row])
-
-
-_MULTI_ROW_INSERTS: dict[int, str] = {}
-
-
-def _multi_row_insert(count: int) -> str:
-    sql = _MULTI_ROW_INSERTS.get(count)
-    if sql is None:
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
-        sql = _MULTI_ROW_INSERTS[count] = _SQL["insert_receipt"].split(" VALUES ")[0] + " VALUES " + values
-    return sql
 
 
 def _check_batch_refs(entries: list[Entry]) -> None:

@@ -360,6 +360,30 @@ def driver_execute(conn: Connection, sql: str, params: Sequence[Any] | Mapping[s
     return cursor
 
 
+SQLITE_VARIABLES = 999
+"""Bound values per statement: SQLite's lowest default limit, so any build takes the multi-row inserts."""
+
+
+def insert_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` with ``sql``, a one-row ``INSERT ... VALUES (...)`` in the driver's parameter style.
+
+    On SQLite in multi-row statements: the driver's ``executemany`` steps, and so hands the GIL to another
+    thread, once per row, and inside the writers' lock every hand-off lengthens the queue behind it (an
+    eval run's 64 threads). On PostgreSQL with the driver's ``executemany``.
+    """
+    if not rows:
+        return
+    cursor = conn.connection.cursor()
+    if conn.dialect.name != "sqlite":
+        cursor.executemany(sql, rows)
+        return
+    head, one = sql.rsplit(" VALUES ", 1)
+    per = max(1, SQLITE_VARIABLES // len(rows[0]))
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        cursor.execute(f"{head} VALUES {', '.join([one] * len(part))}", [v for row in part for v in row])
+
+
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open (and on first use create) the store at ``url``.
 
