@@ -1,7 +1,7 @@
 """How fast the eval runner gets through a pack against a model with a fixed latency.
 
     python benchmarks/evals.py [--cases 1000] [--concurrency 1 16 64] [--latency 0.05] [--repeat 1]
-                               [--store sqlite|postgresql+psycopg://...] [--profile N]
+                               [--workers N] [--store sqlite|postgresql+psycopg://...] [--profile N]
 
 A local OpenAI-compatible server (the test double, ``tests/doubles/openai_server.py``) answers every
 request after ``--latency`` seconds, in a process of its own, so its CPU is not counted as the runner's.
@@ -9,8 +9,10 @@ The pilot is one user, one folder source and ``--cases`` golden cases with a ``c
 case is a real task (retrieval, a model call through the OpenAI-compatible client, receipts committed
 durably, signed checkpoints as pilot.yaml's defaults say) scored and recorded by ``run_evals``. For each
 concurrency it prints the wall time beside the ideal (cases x latency / concurrency), their ratio, and the
-runner's CPU per case (``time.process_time`` of this process, all threads, over the run, divided by the
-cases). Each concurrency runs on a fresh store (SQLite in a temporary folder unless ``--store`` names a
+runner's CPU per case (this process's CPU, all threads, plus that of the run's worker processes, over
+the run, divided by the cases). Worker processes are the runner's default for each concurrency on this
+machine (``default_workers``: one per 32 tasks in flight, at most one per core) unless ``--workers``
+says. Each concurrency runs on a fresh store (SQLite in a temporary folder unless ``--store`` names a
 PostgreSQL URL), with the sources ingested beforehand.
 ``--profile N`` runs once at concurrency N under cProfile (each thread's CPU time, not wall time) and prints
 where the CPU went; the profiler itself multiplies the CPU about threefold, so read it for shares.
@@ -41,6 +43,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from pilotgate.data.sync import sync_sources
+from pilotgate.evals.processes import default_workers
 from pilotgate.evals.runner import RunStats, run_evals
 from pilotgate.receipts import generate_signing_key
 from pilotgate.workspace import Workspace, open_workspace
@@ -139,14 +142,15 @@ def fresh_store(store: str, folder: Path, tag: str) -> Iterator[str]:
 
 
 HEADER = (
-    f"{'concurrency':>11} {'cases':>6} {'wall s':>9} {'ideal s':>9} {'ratio':>7} {'CPU ms/case':>11} "
-    f"{'of it sys':>11} {'passed':>7}"
+    f"{'concurrency':>11} {'workers':>7} {'cases':>6} {'wall s':>9} {'ideal s':>9} {'ratio':>7} "
+    f"{'CPU ms/case':>11} {'of it sys':>11} {'passed':>7}"
 )
 
 
 @dataclass
 class Figure:
     concurrency: int
+    workers: int
     cases: int
     wall: float
     cpu: float
@@ -159,7 +163,7 @@ class Figure:
         cpu_ms = self.cpu / self.cases * 1000
         sys_ms = self.system / self.cases * 1000
         return (
-            f"{self.concurrency:>11} {self.cases:>6} {self.wall:>9.2f} {ideal:>9.2f} "
+            f"{self.concurrency:>11} {self.workers:>7} {self.cases:>6} {self.wall:>9.2f} {ideal:>9.2f} "
             f"{self.wall / ideal:>6.2f}x {cpu_ms:>11.2f} {sys_ms:>11.2f} {self.passed:>7}"
         )
 
@@ -202,18 +206,31 @@ def profiled_threads() -> Iterator[list[cProfile.Profile]]:
         threading.Thread.run = original  # type: ignore[method-assign]
 
 
-def measure(pilot: Path, url: str, concurrency: int) -> Figure:
-    """One run of every case at ``concurrency``, on the store at ``url``."""
+def cpu_times() -> tuple[float, float]:
+    """CPU seconds (all, and the kernel's) of this process and of its children that have ended (the
+    eval run's worker processes; the model server is reaped only after the last measure)."""
+    times = os.times()
+    return (
+        times.user + times.system + times.children_user + times.children_system,
+        times.system + times.children_system,
+    )
+
+
+def measure(pilot: Path, url: str, concurrency: int, workers: int | None) -> Figure:
+    """One run of every case at ``concurrency`` on ``workers`` processes (None: the runner's default for
+    this machine), on the store at ``url``."""
     workspace = prepare(pilot, url)
     try:
         stats = RunStats()
-        cpu0, sys0, wall0 = time.process_time(), os.times().system, time.perf_counter()
-        run = run_evals(workspace, concurrency=concurrency, sync=False, stats=stats)
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        system = os.times().system - sys0
+        processes = workers if workers is not None else default_workers(concurrency, workspace.store)
+        (cpu0, sys0), wall0 = cpu_times(), time.perf_counter()
+        run = run_evals(workspace, concurrency=concurrency, workers=processes, sync=False, stats=stats)
+        wall = time.perf_counter() - wall0
+        cpu1, sys1 = cpu_times()
     finally:
         workspace.close()
-    return Figure(concurrency, len(run.results), wall, cpu, system, sum(r.passed for r in run.results))
+    passed = sum(r.passed for r in run.results)
+    return Figure(concurrency, processes, len(run.results), wall, cpu1 - cpu0, sys1 - sys0, passed)
 
 
 def main() -> None:
@@ -223,6 +240,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="the model's fixed latency, seconds")
     parser.add_argument("--repeat", type=int, default=1, help="runs per concurrency; the median is shown")
     parser.add_argument("--store", default="sqlite", help="sqlite, or a PostgreSQL URL")
+    parser.add_argument(
+        "--workers", type=int, help="worker processes (default: the runner's default for each concurrency)"
+    )
     parser.add_argument("--profile", type=int, metavar="N", help="profile one run at concurrency N")
     args = parser.parse_args()
 
@@ -238,7 +258,7 @@ def main() -> None:
         )
         if args.profile:
             with fresh_store(args.store, folder, "profile") as store_url, profiled_threads() as profiles:
-                figure = measure(pilot, store_url, args.profile)
+                figure = measure(pilot, store_url, args.profile, 1)
             print(HEADER)
             print(figure.line(args.latency))
             merged = pstats.Stats(profiles[0])
@@ -252,7 +272,7 @@ def main() -> None:
             figures = []
             for attempt in range(args.repeat):
                 with fresh_store(args.store, folder, f"{concurrency}-{attempt}") as store_url:
-                    figures.append(measure(pilot, store_url, concurrency))
+                    figures.append(measure(pilot, store_url, concurrency, args.workers))
             walls = [f.wall for f in figures]
             median = figures[walls.index(statistics.median_low(walls))]
             print(median.line(args.latency), flush=True)

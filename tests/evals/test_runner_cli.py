@@ -94,3 +94,15 @@ def test_ctrl_c_prints_the_resume_command_and_resume_finishes(
     assert resumed.exit_code == 0 and resumed.stdout.strip().splitlines()[-1] == run_id
     run = _run(where, run_id)
     assert run.state == "complete" and len(run.results) == 6
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="worker processes need fork()")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_eval_run_on_worker_processes(where: list[str]) -> None:
+    result = invoke(fresh_app(), "eval", "run", "--concurrency", "4", "--workers", "2", *where)
+    assert result.exit_code == 0, result.output
+    run = _run(where, result.stdout.strip().splitlines()[-1])
+    assert run.state == "complete" and len(run.results) == 6
+    assert "at concurrency 4 on 2 worker processes" in result.stderr
+    refused = invoke(fresh_app(), "eval", "run", "--workers", "0", *where)
+    assert refused.exit_code == 2 and "--workers" in refused.stderr

@@ -21,6 +21,7 @@ from pilotgate.evals.cases import CATEGORIES
 from pilotgate.evals.compare import Comparison, compare
 from pilotgate.evals.metrics import Metrics, run_metrics
 from pilotgate.evals.packs import load_packs
+from pilotgate.evals.processes import MAX_WORKERS, default_workers
 from pilotgate.evals.reports import FORMATS, comparison_markdown, render
 from pilotgate.evals.runner import (
     DEFAULT_CONCURRENCY,
@@ -67,6 +68,18 @@ def run_(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, max=MAX_CONCURRENCY, help="Tasks in flight at once.")
     ] = DEFAULT_CONCURRENCY,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            max=MAX_WORKERS,
+            help="Processes sharing the tasks in flight; default: one per 32 tasks in flight, at most one "
+            "per core.",
+            show_default=False,
+        ),
+    ] = None,
     cache: Annotated[
         bool, typer.Option("--cache", help="Answer repeated model calls (judges too) from the model cache.")
     ] = False,
@@ -121,6 +134,8 @@ def run_(
                     "(`pilotgate release create` makes one)"
                 )
         only = _selection(cases, categories)
+        if workers is None:
+            workers = default_workers(concurrency, workspace.store)
         stats = RunStats()
         with _progress(quiet) as progress:
             try:
@@ -129,6 +144,7 @@ def run_(
                     suite,
                     release=release,
                     concurrency=concurrency,
+                    workers=workers,
                     cache=cache,
                     resume=resume,
                     only=only,
@@ -151,6 +167,8 @@ def run_(
     if not quiet:
         print_run(run)
         figures = f"{stats.ran} case run(s) in {stats.wall_seconds:.2f} s at concurrency {concurrency}"
+        if workers > 1:
+            figures += f" on {workers} worker processes"
         if stats.errors:
             figures += f"; [red]{stats.errors} could not run[/]"
         if stats.cache is not None:
@@ -171,7 +189,10 @@ def _selection(cases: list[str] | None, categories: list[str] | None) -> Only | 
 
 
 class _Progress:
-    """A progress bar on stderr (only on a terminal, and not with --quiet)."""
+    """A progress bar on stderr (only on a terminal, and not with --quiet).
+
+    It is shown (and its refresh thread started) when the run starts, not before: by then the runner has
+    forked its worker processes, and a process should fork with no other thread running."""
 
     def __init__(self, quiet: bool) -> None:
         self.bar = Progress(
@@ -188,6 +209,7 @@ class _Progress:
 
     def start(self, run: StoredRun, pending: int) -> None:
         self.task = self.bar.add_task(f"eval {run.id}", total=pending, failed=0)
+        self.bar.start()
 
     def advance(self, result: CaseResult) -> None:
         if self.task is None:
@@ -199,7 +221,6 @@ class _Progress:
         self.bar.stop()
 
     def __enter__(self) -> _Progress:
-        self.bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,7 +18,7 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,6 +38,7 @@ from pilotgate.evals.assertions.judge import Grade, Judge, JudgeError
 from pilotgate.evals.cache import CachedModel, CacheStats, model_identity
 from pilotgate.evals.observation import observation_from_receipts
 from pilotgate.evals.packs import EvalSuite, load_packs
+from pilotgate.evals.processes import StopFlag, check_workers, run_in_processes
 from pilotgate.evals.runs import (
     CaseInfo,
     CaseResult,
@@ -233,7 +234,7 @@ class _Worker:
     suite: EvalSuite
     run_id: str
     context: EvalContext
-    stop: threading.Event
+    stop: StopFlag
     stats: RunStats
     clock: Clock
     cases: dict[str, Any] = field(default_factory=dict)
@@ -337,12 +338,115 @@ def _judge_router(
     )
 
 
+@dataclass
+class _Options:
+    """How ``run_evals`` opens a runtime and a judge: once in this process, once more in each worker
+    process (on that process's own store)."""
+
+    sync: bool
+    cache: bool
+    model: Model | None
+    judge: Judge | None
+    dry_results: Mapping[str, Canned] | None
+    backoff: Backoff
+    release: str | None
+    clock: Clock
+    ids: IdFactory
+
+
+@dataclass
+class _Session:
+    """An open runtime and the judge its cases use."""
+
+    runtime: Runtime
+    judge: Judge | None
+    judge_router: Router | None
+
+    def close(self) -> None:
+        if self.judge_router is not None:
+            self.judge_router.close()
+        self.runtime.close()
+
+
+def _open_session(workspace: Workspace, options: _Options, stats: RunStats, *, sync: bool) -> _Session:
+    """A runtime for eval tasks on ``workspace`` (tools in a dry run; models and judge through the cache
+    when asked, counted in ``stats``) and its judge."""
+    wrap: Callable[[str, Model], Model] | None = None
+    if options.cache:
+        cache_stats = stats.cache = stats.cache or CacheStats()
+        spec = workspace.spec
+
+        def wrap(name: str, wrapped: Model) -> Model:
+            try:
+                declared: Any = spec.model_named(name)
+            except KeyError:
+                declared = None
+            identity = model_identity(name, declared, wrapped)
+            return CachedModel(wrapped, workspace.store, identity, stats=cache_stats, clock=options.clock)
+
+    model = options.model
+    if model is not None and wrap is not None:
+        model = wrap(model.name, model)
+    runtime = open_runtime(
+        workspace,
+        clock=options.clock,
+        ids=options.ids,
+        sync=sync,
+        model=model,
+        backoff=options.backoff,
+        dry_run=True,
+        dry_results=options.dry_results,
+        wrap_model=wrap if model is None else None,
+        expire=False,
+        release=options.release,
+    )
+    judge, judge_router = options.judge, None
+    try:
+        if judge is None:
+            judge_router = _judge_router(runtime, workspace, wrap, options.backoff)
+            judge = _JudgeBreaker(ModelJudge(judge_router)) if judge_router is not None else None
+    except BaseException:
+        runtime.close()
+        raise
+    return _Session(runtime, judge, judge_router)
+
+
+def _worker_opener(
+    suite: EvalSuite, run_id: str, options: _Options
+) -> Callable[[Workspace, StopFlag, RunStats], contextlib.AbstractContextManager[_Worker]]:
+    """What a worker process calls to open its own runtime and case worker."""
+
+    @contextlib.contextmanager
+    def open_worker(workspace: Workspace, stop: StopFlag, stats: RunStats) -> Iterator[_Worker]:
+        session = _open_session(workspace, options, stats, sync=False)
+        try:
+            yield _worker(session, workspace, suite, run_id, stop, stats, options.clock)
+        finally:
+            session.close()
+
+    return open_worker
+
+
+def _worker(
+    session: _Session,
+    workspace: Workspace,
+    suite: EvalSuite,
+    run_id: str,
+    stop: StopFlag,
+    stats: RunStats,
+    clock: Clock,
+) -> _Worker:
+    context = EvalContext(unreadable=unreadable_sources(workspace.spec), judge=session.judge)
+    return _Worker(session.runtime, suite, run_id, context, stop, stats, clock)
+
+
 def run_evals(
     workspace: Workspace,
     suite: EvalSuite | None = None,
     *,
     release: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    workers: int = 1,
     cache: bool = False,
     resume: str | None = None,
     only: Only | None = None,
@@ -364,14 +468,17 @@ def run_evals(
     - ``release``: the release the run is evidence for; refused (UsageError) when the files on disk
       changed since it was created. None records an unreleased run (``matching_release`` finds the
       release the files on disk are, if one was created).
-    - ``concurrency``: tasks in flight at once (threads). ``cache``: answer repeated model calls, judges'
-      included, from the store's ``model_cache`` (see ``pilotgate.evals.cache``).
+    - ``concurrency``: tasks in flight at once (threads). ``workers``: processes sharing them (forked
+      once the run is planned, see ``pilotgate.evals.processes``; ``default_workers`` picks one per 32
+      tasks in flight, at most one per core). ``cache``: answer repeated model calls, judges' included,
+      from the store's ``model_cache`` (see ``pilotgate.evals.cache``).
     - ``resume``: the id of an unfinished run; only its pending (case, repeat) pairs run.
-    - ``on_start(run, pending)`` is called once before any task starts; ``on_result(result)`` after each
-      result is recorded; both on the calling thread.
+    - ``on_start(run, pending)`` is called once before any result is reported; ``on_result(result)``
+      after each result is recorded; both on the calling thread.
     - ``judge`` replaces the pilot's judge (``evals.judge``); ``model`` replaces its router (tests);
       ``dry_results`` gives dry-run tools their answers (by tool name); ``sync`` brings the sources up to
-      date first; ``stats`` is filled in (cache hits, errors, wall time).
+      date first; ``stats`` is filled in (cache hits, errors, wall time). With several workers each
+      process uses its own copy of ``judge``, ``model`` and ``dry_results``.
 
     Each result is recorded as soon as its task is scored, then the run is finished (its ``eval.run``
     receipt). A judge that is down makes that assertion an error (failed, never passed); the run goes on.
@@ -380,47 +487,17 @@ def run_evals(
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise UsageError(f"concurrency must be 1 to {MAX_CONCURRENCY}; got {concurrency}")
+    check_workers(workers, workspace.store)
     stats = stats if stats is not None else RunStats()
     started = time.perf_counter()
     suite = suite if suite is not None else load_packs(workspace.loaded)
     planned = _plan(workspace, suite, release=release, resume=resume, only=only)
     if isinstance(planned, StoredRun):
         release = planned.release
-
-    wrap: Callable[[str, Model], Model] | None = None
-    if cache:
-        cache_stats = stats.cache = CacheStats()
-        spec = workspace.spec
-
-        def wrap(name: str, wrapped: Model) -> Model:
-            try:
-                declared: Any = spec.model_named(name)
-            except KeyError:
-                declared = None
-            identity = model_identity(name, declared, wrapped)
-            return CachedModel(wrapped, workspace.store, identity, stats=cache_stats, clock=clock)
-
-    if model is not None and wrap is not None:
-        model = wrap(model.name, model)
-    runtime = open_runtime(
-        workspace,
-        clock=clock,
-        ids=ids,
-        sync=sync,
-        model=model,
-        backoff=backoff,
-        dry_run=True,
-        dry_results=dry_results,
-        wrap_model=wrap if model is None else None,
-        expire=False,
-        release=release,
-    )
-    judge_router: Router | None = None
+    options = _Options(sync, cache, model, judge, dry_results, backoff, release, clock, ids)
+    session = _open_session(workspace, options, stats, sync=sync)
     run: StoredRun | None = None
     try:
-        if judge is None:
-            judge_router = _judge_router(runtime, workspace, wrap, backoff)
-            judge = _JudgeBreaker(ModelJudge(judge_router)) if judge_router is not None else None
         if isinstance(planned, StoredRun):
             run = planned
         else:
@@ -431,12 +508,17 @@ def run_evals(
         stats.run_id = run.id
         pending = run.pending()
         stats.planned = len(pending)
-        context = EvalContext(unreadable=unreadable_sources(workspace.spec), judge=judge)
-        stop = threading.Event()
-        worker = _Worker(runtime, suite, run.id, context, stop, stats, clock)
-        if on_start is not None:
-            on_start(run, len(pending))
-        _run_all(worker, pending, concurrency, on_result)
+        processes = min(workers, concurrency, len(pending))
+        if processes > 1:
+            _run_in_processes(
+                workspace, suite, run, options, pending, processes, concurrency, on_start, on_result, stats
+            )
+        else:
+            worker = _worker(session, workspace, suite, run.id, threading.Event(), stats, clock)
+            if on_start is not None:
+                on_start(run, len(pending))
+            _run_all(worker, pending, concurrency, on_result)
+        runtime = session.runtime
         done = complete_run(workspace.store, runtime.log, load_run(workspace.store, run.id), clock=clock)
     except KeyboardInterrupt:
         if run is None:
@@ -445,10 +527,48 @@ def run_evals(
         raise RunInterrupted(run.id, stats.ran, len(left)) from None
     finally:
         stats.wall_seconds = time.perf_counter() - started
-        if judge_router is not None:
-            judge_router.close()
-        runtime.close()
+        session.close()
     return done
+
+
+def _run_in_processes(
+    workspace: Workspace,
+    suite: EvalSuite,
+    run: StoredRun,
+    options: _Options,
+    pending: list[tuple[str, int]],
+    processes: int,
+    concurrency: int,
+    on_start: Callable[[StoredRun, int], None] | None,
+    on_result: Callable[[CaseResult], None] | None,
+    stats: RunStats,
+) -> None:
+    """The pending pairs on ``processes`` forked workers; results counted and reported here."""
+
+    def reported(result: CaseResult) -> None:
+        stats._count(result)
+        if on_result is not None:
+            on_result(result)
+
+    def cached(hits: int, misses: int) -> None:
+        if stats.cache is not None:
+            stats.cache.hits += hits
+            stats.cache.misses += misses
+
+    def started() -> None:
+        if on_start is not None:
+            on_start(run, len(pending))
+
+    run_in_processes(
+        workspace,
+        pending,
+        workers=processes,
+        concurrency=concurrency,
+        open_worker=_worker_opener(suite, run.id, options),
+        on_result=reported,
+        on_cache=cached,
+        on_forked=started,
+    )
 
 
 def _run_all(

@@ -112,6 +112,20 @@ _WRITERS: dict[str, SqliteWriters] = {}
 _WRITERS_GUARD = threading.Lock()
 
 
+def _forget_writers_in_child() -> None:
+    """A forked process (an eval run's worker) starts with no writers: the parent's queue locks may have
+    been held by one of its threads at the fork, and its commit counts are not this process's. The
+    child's stores open their own connections; SQLite's file locks and BEGIN IMMEDIATE then serialize its
+    writers with the parent's, as for any two processes."""
+    global _WRITERS_GUARD
+    _WRITERS.clear()
+    _WRITERS_GUARD = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writers_in_child)
+
+
 def _writers_for(url: str) -> SqliteWriters | None:
     """The writers of a SQLite database file (shared by every Store on the same file in this process); a
     private one for an in-memory database; None for PostgreSQL, whose writers queue on row locks inside

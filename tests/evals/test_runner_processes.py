@@ -1,0 +1,184 @@
+"""The eval runner on worker processes: every (case, repeat) once, on one chain, stoppable and resumable.
+
+The workers are forked from the test process, so a fault is injected by patching the runner before the
+fork: the patch is in the child's copy too. (Python 3.12+ warns when a process with threads forks; the
+filter keeps a thread left by another test from failing these.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import runner_tools
+from runner_pilot import write_runner_pilot
+from sqlalchemy import select
+
+from pilotgate.errors import StoreError, UsageError
+from pilotgate.evals import runner
+from pilotgate.evals.processes import WorkerFailed, check_workers, default_workers, split
+from pilotgate.evals.runner import RunInterrupted, RunStats, run_evals
+from pilotgate.evals.runs import CaseResult, load_run
+from pilotgate.receipts.audit import verify_store
+from pilotgate.store import open_store
+from pilotgate.store.tables import eval_results, tasks
+from pilotgate.tools.adapters.base import ToolOutput
+from pilotgate.workspace import Workspace, open_workspace
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="worker processes need fork()"),
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
+
+ALL_PAIRS = [
+    ("big-refund", 0),
+    ("big-refund", 1),
+    ("chargebacks", 0),
+    ("lookup", 0),
+    ("returns", 0),
+    ("small-refund", 0),
+]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, store_url: str) -> Iterator[Workspace]:
+    """The runner pilot (reference model) on a SQLite file and on PostgreSQL."""
+    opened = open_workspace(write_runner_pilot(tmp_path / "desk"), store_url)
+    runner_tools.CALLS.clear()
+    yield opened
+    opened.close()
+
+
+def _pid_recorder(path: Path) -> Mapping[str, Any]:
+    """Dry-run answers for lookup_order that note which process answered."""
+
+    def answer(args: Mapping[str, Any]) -> ToolOutput:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
+        return ToolOutput({"order_id": args["order_id"], "status": "shipped"})
+
+    return {"lookup_order": answer}
+
+
+def _pairs(results: tuple[CaseResult, ...] | list[CaseResult]) -> list[tuple[str, int]]:
+    return sorted((r.case_id, r.repeat) for r in results)
+
+
+def test_workers_run_every_case_once_on_one_chain(workspace: Workspace, tmp_path: Path) -> None:
+    seen: list[CaseResult] = []
+    started: list[int] = []
+    stats = RunStats()
+    pids = tmp_path / "pids.txt"
+    run = run_evals(
+        workspace,
+        concurrency=4,
+        workers=2,
+        on_start=lambda run, pending: started.append(pending),
+        on_result=seen.append,
+        stats=stats,
+        dry_results=_pid_recorder(pids),
+    )
+    assert run.state == "complete" and run.receipt is not None and run.pending() == []
+    assert _pairs(run.results) == ALL_PAIRS and _pairs(seen) == ALL_PAIRS  # each reported here, once
+    assert all(r.passed for r in run.results), [r.assertions for r in run.results if not r.passed]
+    assert started == [6] and stats.ran == 6 and stats.planned == 6 and stats.errors == 0
+    # the lookup was answered in a worker process, not here
+    assert [int(pid) for pid in pids.read_text().split()] != [os.getpid()]
+    assert runner_tools.CALLS == []
+    with workspace.store.read() as conn:
+        assert len(conn.execute(select(tasks.c.id)).all()) == 6  # no task ran twice
+        assert verify_store(conn, workspace.name, None).ok  # both processes appended to one intact chain
+
+
+def test_a_run_interrupted_on_workers_resumes_without_running_a_case_twice(workspace: Workspace) -> None:
+    done: list[CaseResult] = []
+
+    def interrupt_after_two(result: CaseResult) -> None:
+        done.append(result)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as caught:
+        run_evals(workspace, concurrency=2, workers=2, on_result=interrupt_after_two)
+    run_id = caught.value.run_id
+    halfway = load_run(workspace.store, run_id)
+    assert halfway.state == "running" and len(halfway.results) >= 2
+    assert caught.value.pending == len(halfway.pending())
+    assert caught.value.recorded == len(halfway.results)  # every recorded result was counted
+    kept = {(r.case_id, r.repeat): r.task for r in halfway.results}
+
+    resumed = run_evals(workspace, resume=run_id, concurrency=2, workers=2)
+    assert resumed.state == "complete" and _pairs(resumed.results) == ALL_PAIRS
+    for result in resumed.results:
+        if (result.case_id, result.repeat) in kept:
+            assert result.task == kept[(result.case_id, result.repeat)]
+    with workspace.store.read() as conn:
+        recorded = conn.execute(select(eval_results.c.case_id).where(eval_results.c.run_id == run_id)).all()
+        assert len(recorded) == 6 and len(conn.execute(select(tasks.c.id)).all()) == 6
+
+
+def test_an_error_in_a_worker_stops_the_run_and_is_raised_here(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = os.getpid()
+    real = runner.open_runtime
+
+    def failing_in_workers(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent:
+            raise StoreError("the store went away", hint="check the disk")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "open_runtime", failing_in_workers)
+    with pytest.raises(StoreError, match="the store went away") as caught:
+        run_evals(workspace, concurrency=2, workers=2)
+    assert caught.value.hint == "check the disk"  # the worker's own error, hint and all
+    with workspace.store.read() as conn:
+        assert conn.execute(select(tasks.c.id)).all() == []
+
+
+def test_a_worker_that_dies_is_named_and_the_run_stays_resumable(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = os.getpid()
+    real = runner.open_runtime
+
+    def dying_in_workers(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "open_runtime", dying_in_workers)
+    with pytest.raises(WorkerFailed, match="died \\(exit code 3\\)"):
+        run_evals(workspace, concurrency=2, workers=2)
+    monkeypatch.setattr(runner, "open_runtime", real)
+    (run_id,) = [row[0] for row in _run_ids(workspace)]
+    assert load_run(workspace.store, run_id).state == "running"
+    assert _pairs(run_evals(workspace, resume=run_id).results) == ALL_PAIRS
+
+
+def _run_ids(workspace: Workspace) -> list[tuple[str]]:
+    from pilotgate.store.tables import eval_runs
+
+    with workspace.store.read() as conn:
+        return [tuple(row) for row in conn.execute(select(eval_runs.c.id)).all()]
+
+
+def test_how_many_workers(tmp_path: Path) -> None:
+    memory = open_store("sqlite://")
+    disk = open_store(f"sqlite:///{tmp_path / 'pilot.db'}")
+    try:
+        assert default_workers(64, memory) == 1  # other processes cannot open it
+        assert default_workers(8, disk) == 1
+        assert default_workers(64, disk) == min(os.cpu_count() or 1, 2)
+        check_workers(1, memory)
+        with pytest.raises(UsageError, match="in-memory SQLite"):
+            check_workers(2, memory)
+        with pytest.raises(UsageError, match="1 to 64"):
+            check_workers(0, disk)
+    finally:
+        memory.close()
+        disk.close()
+    assert split(64, 2) == [32, 32] and split(5, 2) == [3, 2] and split(2, 2) == [1, 1]
