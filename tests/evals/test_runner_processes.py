@@ -8,7 +8,7 @@ filter keeps a thread left by another test from failing these.)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,18 +120,26 @@ def test_a_run_interrupted_on_workers_resumes_without_running_a_case_twice(works
         assert len(recorded) == 6 and len(conn.execute(select(tasks.c.id)).all()) == 6
 
 
-def test_an_error_in_a_worker_stops_the_run_and_is_raised_here(
-    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _in_workers(monkeypatch: pytest.MonkeyPatch, fault: Callable[[], None]) -> None:
+    """Make a worker process meet ``fault`` where it opens its runtime (this process opens it as usual)."""
     parent = os.getpid()
     real = runner.open_runtime
 
-    def failing_in_workers(*args: Any, **kwargs: Any) -> Any:
+    def opening(*args: Any, **kwargs: Any) -> Any:
         if os.getpid() != parent:
-            raise StoreError("the store went away", hint="check the disk")
+            fault()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "open_runtime", failing_in_workers)
+    monkeypatch.setattr(runner, "open_runtime", opening)
+
+
+def test_an_error_in_a_worker_stops_the_run_and_is_raised_here(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def store_gone() -> None:
+        raise StoreError("the store went away", hint="check the disk")
+
+    _in_workers(monkeypatch, store_gone)
     with pytest.raises(StoreError, match="the store went away") as caught:
         run_evals(workspace, concurrency=2, workers=2)
     assert caught.value.hint == "check the disk"  # the worker's own error, hint and all
@@ -142,18 +150,10 @@ def test_an_error_in_a_worker_stops_the_run_and_is_raised_here(
 def test_a_worker_that_dies_is_named_and_the_run_stays_resumable(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parent = os.getpid()
-    real = runner.open_runtime
-
-    def dying_in_workers(*args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != parent:
-            os._exit(3)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "open_runtime", dying_in_workers)
+    _in_workers(monkeypatch, lambda: os._exit(3))
     with pytest.raises(WorkerFailed, match="died \\(exit code 3\\)"):
         run_evals(workspace, concurrency=2, workers=2)
-    monkeypatch.setattr(runner, "open_runtime", real)
+    monkeypatch.undo()
     (run_id,) = [row[0] for row in _run_ids(workspace)]
     assert load_run(workspace.store, run_id).state == "running"
     assert _pairs(run_evals(workspace, resume=run_id).results) == ALL_PAIRS

@@ -255,6 +255,7 @@ def _child(
         own = replace(workspace, store=open_store(workspace.store.url, migrate=False))
         try:
             with open_worker(own, shared.stop, stats) as worker:
+                gc.freeze()  # its own runtime lives as long as the process: keep the collector off it too
                 _take_and_run(worker, shared, pipe, threads)
         finally:
             own.close()
