@@ -7,7 +7,11 @@ filter keeps a thread left by another test from failing these.)
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -182,3 +186,88 @@ def test_how_many_workers(tmp_path: Path) -> None:
         memory.close()
         disk.close()
     assert split(64, 2) == [32, 32] and split(5, 2) == [3, 2] and split(2, 2) == [1, 1]
+
+
+def test_a_callback_error_stops_the_workers_before_it_is_raised(workspace: Workspace) -> None:
+    def broken_progress_bar(run: object, pending: int) -> None:
+        raise RuntimeError("the progress bar failed")
+
+    with pytest.raises(RuntimeError, match="progress bar failed"):
+        run_evals(workspace, concurrency=2, workers=2, on_start=broken_progress_bar)
+    assert multiprocessing.active_children() == []  # none left running unattended
+    (run_id,) = [row[0] for row in _run_ids(workspace)]
+    halfway = load_run(workspace.store, run_id)
+    with workspace.store.read() as conn:
+        assert len(conn.execute(select(tasks.c.id)).all()) == len(halfway.results)  # each task recorded
+    assert _pairs(run_evals(workspace, resume=run_id, workers=2, concurrency=2).results) == ALL_PAIRS
+
+
+def test_another_connection_to_the_file_is_refused_before_forking(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pilot.db'}"
+    ws = open_workspace(write_runner_pilot(tmp_path / "desk"), url)
+    other = open_store(url)
+    try:
+        with other.read() as conn:
+            conn.execute(select(tasks.c.id)).all()  # holds a pooled connection to the same file
+        with pytest.raises(UsageError, match=r"another connection to .* is open in this process"):
+            run_evals(ws, concurrency=2, workers=2)
+        other.close()
+        assert len(run_evals(ws, concurrency=2, workers=2).results) == 6
+    finally:
+        other.close()
+        ws.close()
+
+
+CTRL_C_SCRIPT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from runner_pilot import write_runner_pilot
+from pilotgate.evals.runner import RunInterrupted, run_evals
+from pilotgate.runtime import Runtime
+from pilotgate.workspace import open_workspace
+
+real = Runtime.run
+def slow(self, text, **kwargs):  # slow enough for Ctrl-C to find cases in flight
+    time.sleep(0.4)
+    return real(self, text, **kwargs)
+Runtime.run = slow
+ws = open_workspace(write_runner_pilot(Path({root!r})), {url!r})
+try:
+    run_evals(ws, concurrency=2, workers=2, on_result=lambda r: print("got", r.case_id, flush=True))
+    print("finished", flush=True)
+except RunInterrupted as stopped:
+    print("interrupted", stopped.run_id, stopped.recorded, stopped.pending, flush=True)
+finally:
+    ws.close()
+"""
+
+
+def test_ctrl_c_in_a_terminal_stops_every_process_and_loses_nothing(tmp_path: Path) -> None:
+    """A real SIGINT to the whole process group, as a terminal sends it."""
+    url = f"sqlite:///{tmp_path / 'pilot.db'}"
+    script = tmp_path / "run.py"
+    here = Path(__file__).parent
+    script.write_text(CTRL_C_SCRIPT.format(tests=str(here), root=str(tmp_path / "desk"), url=url))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline()]
+    assert lines[0].startswith("got"), lines
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    lines += out.splitlines()
+    assert proc.returncode == 0
+    _, run_id, recorded, left = lines[-1].split()
+    ws = open_workspace(tmp_path / "desk", url)
+    try:
+        halfway = load_run(ws.store, run_id)
+        assert len(halfway.results) == int(recorded) and len(halfway.pending()) == int(left)
+        assert int(left) > 0  # it did stop early
+        assert sum(line.startswith("got") for line in lines) == int(recorded)
+        with ws.store.read() as conn:
+            assert verify_store(conn, ws.name, None).ok
+        assert _pairs(run_evals(ws, resume=run_id).results) == ALL_PAIRS
+    finally:
+        ws.close()

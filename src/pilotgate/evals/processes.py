@@ -4,18 +4,19 @@ An eval run's tasks spend their time waiting on the model, and threads overlap t
 between (retrieval, policy, receipts, scoring: about 2 ms of CPU a case) runs under one interpreter lock,
 so at 64 tasks in flight one process keeps one core busy and the run waits for it. With ``workers`` > 1
 the run forks that many processes once it is planned. Each process opens its own store connections and
-runtime from the parent's loaded pilot.yaml, and its threads take (case, repeat) pairs from a shared
-counter, ``concurrency / workers`` at a time. All of them append to the same receipt chain. Appends are
-serialized by SQLite's write lock (``BEGIN IMMEDIATE``) or by PostgreSQL's lock on the head row, just as
-for two pilotgate commands run at once. Results come back to the parent over a pipe, so ``on_result`` (the
-progress bar) still runs on the caller's thread, and each result is committed by its worker before it
-is sent.
+runtime from the parent's loaded pilot.yaml, and its threads take the pairs of its share (every
+``workers``-th pending (case, repeat)), ``concurrency / workers`` at a time. All of them append to the
+same receipt chain. Appends are serialized by SQLite's write lock (``BEGIN IMMEDIATE``) or by
+PostgreSQL's lock on the head row, just as for two pilotgate commands run at once. Results come back to
+the parent over a pipe, so ``on_result`` (the progress bar) still runs on the caller's thread, and each
+result is committed by its worker before it is sent.
 
 Forked, not spawned: a forked child starts in milliseconds with the pilot already loaded, while a spawned
 interpreter spends about a second importing. Fork needs POSIX, so elsewhere ``workers`` stays 1. The parent
-forks before it starts any thread of its own. A caller that has other threads running when it asks for
-workers gets Python's own warning about fork (3.12+). The child touches only what it opens itself, and the
-store's module state is reset in the child (``store.engine``).
+forks before it starts any thread of its own, and with no connection to the store open: SQLite keeps a
+process's file locks in memory a child would inherit (see ``_release_connections``). A caller that has
+other threads running when it asks for workers gets Python's own warning about fork (3.12+). The child
+touches only what it opens itself, and the store's module state is reset in the child (``store.engine``).
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ import gc
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, Protocol
 
 from pilotgate.errors import PilotgateError, UsageError
@@ -72,12 +76,19 @@ def shareable(store: Store) -> bool:
     return not (store.dialect == "sqlite" and store.writers is not None and not store.writers.database)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says; else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def default_workers(concurrency: int, store: Store) -> int:
     """Worker processes for a run at ``concurrency``: one per ``THREADS_PER_WORKER`` tasks in flight, at
-    most one per core; 1 where processes cannot fork or share the store."""
+    most one per usable core; 1 where processes cannot fork or share the store."""
     if not fork_available() or not shareable(store):
         return 1
-    return max(1, min(os.cpu_count() or 1, concurrency // THREADS_PER_WORKER))
+    return max(1, min(usable_cores(), concurrency // THREADS_PER_WORKER))
 
 
 def check_workers(workers: int, store: Store) -> None:
@@ -101,27 +112,43 @@ class WorkerFailed(PilotgateError):
     """A worker process stopped with an error, or died; what it finished is recorded."""
 
 
-@dataclass
-class _Shared:
-    """What the processes share: the pairs to run, the next one to take, the stop flag."""
+class _StopFlag:
+    """The run's stop flag across processes: one shared byte, read and written without a lock, so a
+    worker killed at any instant can never leave the others waiting on it."""
 
-    pending: Sequence[tuple[str, int]]
-    taken: Any
-    """``multiprocessing.Value``: how many pairs have been taken."""
+    def __init__(self, context: Any) -> None:
+        self._byte = context.RawValue("b", 0)
+
+    def is_set(self) -> bool:
+        return bool(self._byte.value)
+
+    def set(self) -> None:
+        self._byte.value = 1
+
+
+@dataclass
+class _Share:
+    """One worker's part of the run: every ``workers``-th pending pair from ``first`` on. Fixed shares
+    need no lock between processes (a shared counter's lock, held by a worker that is killed, would stop
+    the others for good); interleaved, they hold the same mix of cases."""
+
+    pairs: Sequence[tuple[str, int]]
     stop: StopFlag
     parent: int
     """The parent's pid: a worker whose parent is gone stops taking pairs."""
+    _next: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> int | None:
-        """The index of the next pair to run; None when none is left or the run is stopping."""
+    def take(self) -> tuple[str, int] | None:
+        """The next pair to run; None when none is left or the run is stopping."""
         if self.stop.is_set() or os.getppid() != self.parent:
             return None
-        with self.taken.get_lock():
-            index = int(self.taken.value)
-            if index >= len(self.pending):
+        with self._lock:
+            if self._next >= len(self.pairs):
                 return None
-            self.taken.value = index + 1
-        return index
+            pair = self.pairs[self._next]
+            self._next += 1
+        return pair
 
 
 def split(concurrency: int, workers: int) -> list[int]:
@@ -143,142 +170,211 @@ def run_in_processes(
 ) -> None:
     """Run ``pending`` on ``workers`` forked processes with ``concurrency`` threads between them.
 
-    ``on_result`` is called on this thread for each result, after its worker has recorded it (also
-    for those that finish after a stop);
-    ``on_cache(hits, misses)`` once per worker that used the model cache; ``on_forked()`` once every
-    worker is started (the progress bar starts its thread then, not before the fork). On Ctrl-C (here or
-    in a worker) no new pair is taken, the pairs in flight finish and are recorded, and KeyboardInterrupt
-    is raised.
-    A worker's error stops the others the same way and is raised here: the worker's own ``PilotgateError``
-    when it can be sent, else ``WorkerFailed``.
+    ``on_result`` is called on this thread for each result, after its worker has recorded it (also for
+    those that finish after a stop); ``on_cache(hits, misses)`` once per worker that used the model cache;
+    ``on_forked()`` once every worker is started (the progress bar starts its thread then, not before the
+    fork).
+
+    Whatever stops the run, this returns only once every worker has exited. On Ctrl-C (here or in the
+    terminal's whole process group) no new pair is taken, the pairs in flight finish and are recorded,
+    and KeyboardInterrupt is raised; a second Ctrl-C ends the workers at once (what they committed stays,
+    what they had not is rolled back and left pending). A worker's error, a worker that dies, or an
+    error raised by a callback stops the others the same way and is raised here: a worker's own
+    ``PilotgateError`` when it can be sent, else ``WorkerFailed``.
     """
+    _release_connections(workspace.store)
     context = multiprocessing.get_context("fork")
-    shared = _Shared(pending, context.Value("q", 0), context.Event(), os.getpid())
+    stop = _StopFlag(context)
+    outcome = _Outcome(stop)
     children: dict[Connection, multiprocessing.process.BaseProcess] = {}
     gc.freeze()  # parent and children share the heap's pages until written; a collection would write them
     try:
-        for number, threads in enumerate(split(concurrency, workers)):
-            reader, writer = context.Pipe(duplex=False)
-            child = context.Process(
-                target=_child,
-                args=(number, workspace, shared, writer, threads, open_worker),
-                name=f"pilotgate-eval-{number}",
-            )
-            child.start()
-            writer.close()  # only the child writes: its end closing is how the parent sees it stop
-            children[reader] = child
+        with _sigint_ignored():  # a worker installs its own handler; none may die of Ctrl-C half-started
+            for number, threads in enumerate(split(concurrency, workers)):
+                share = _Share(pending[number::workers], stop, os.getpid())
+                reader, writer = context.Pipe(duplex=False)
+                child = context.Process(
+                    target=_child,
+                    args=(number, workspace, share, writer, threads, open_worker),
+                    name=f"pilotgate-eval-{number}",
+                )
+                child.start()
+                writer.close()  # only the child writes: its end closing is how the parent sees it stop
+                children[reader] = child
         if on_forked is not None:
             on_forked()
-        _collect(children, shared, on_result, on_cache)
+    except BaseException as exc:
+        outcome.caught(exc)
     finally:
         gc.unfreeze()
+    _collect(children, outcome, on_result, on_cache)
+    outcome.raise_if_stopped()
+
+
+def _release_connections(store: Store) -> None:
+    """Close every connection the store holds, before the fork (it reopens them on next use).
+
+    SQLite keeps a process's locks on a database file in per-process memory that a forked child inherits:
+    a child opening the file while the parent holds a connection to it would believe it held locks it does
+    not, and the parent, closing its last connection, would checkpoint and delete the WAL under the
+    children's commits. So no connection to the store may be open here when the workers fork; another
+    Store open on the same file in this process is refused."""
+    store.release()
+    if store.dialect != "sqlite" or store.writers is None or not store.writers.database:
+        return
+    database = os.path.realpath(store.writers.database)
+    if _open_files() & {database, database + "-wal", database + "-shm", database + "-journal"}:
+        raise UsageError(
+            f"another connection to {database} is open in this process; worker processes cannot share "
+            "the file with it",
+            hint="close other stores on the same database first, or run on one worker",
+        )
+
+
+def _open_files() -> set[str]:
+    """The paths of this process's open file descriptors (Linux's /proc; elsewhere none are known)."""
+    paths = set()
+    with contextlib.suppress(OSError):
+        for fd in Path("/proc/self/fd").iterdir():
+            with contextlib.suppress(OSError):
+                paths.add(str(fd.readlink()))
+    return paths
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the workers fork (only the main thread can change it; elsewhere, unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class _Outcome:
+    """What stopped the run, as the parent saw it."""
+
+    stop: StopFlag
+    failures: list[BaseException] = field(default_factory=list)
+    interrupted: bool = False
+
+    def caught(self, exc: BaseException) -> None:
+        """Stop the run for ``exc``: Ctrl-C, or an error to raise once the workers have exited."""
+        if isinstance(exc, KeyboardInterrupt):
+            self.interrupted = True
+        else:
+            self.failures.append(exc)
+        self.stop.set()
+
+    def raise_if_stopped(self) -> None:
+        if self.failures:
+            raise self.failures[0]
+        if self.interrupted:
+            raise KeyboardInterrupt
 
 
 def _collect(
     children: dict[Connection, multiprocessing.process.BaseProcess],
-    shared: _Shared,
+    outcome: _Outcome,
     on_result: Callable[[CaseResult], None],
     on_cache: Callable[[int, int], None] | None,
 ) -> None:
-    """Read every worker's messages until all have stopped (a worker blocked on a full pipe would never
-    stop), then raise what stopped the run, if anything. A second Ctrl-C stops waiting at once."""
-    failures: list[BaseException] = []
-    interrupted = False
-
-    def stop(error: BaseException | None = None) -> None:
-        if error is not None:
-            failures.append(error)
-        shared.stop.set()
-
+    """Read every worker's messages until all have exited: a worker blocked on a full pipe would never
+    exit. Nothing raised here ends the loop early; a second Ctrl-C terminates the workers instead."""
     open_ends = dict(children)
     while open_ends:
         try:
-            ready = wait(list(open_ends))
-        except KeyboardInterrupt:
-            if interrupted:
-                raise
-            interrupted = True
-            stop()
-            continue
-        for reader in ready:
-            try:
-                message = reader.recv()
-            except (EOFError, OSError):
-                child = open_ends.pop(reader)
-                child.join()
-                if child.exitcode not in (0, None):
-                    stop(
-                        WorkerFailed(
-                            f"eval worker {child.name} died (exit code {child.exitcode}); the cases it "
-                            "finished are recorded",
-                            hint="resume the run to do the rest",
-                        )
-                    )
-                continue
-            kind = message[0]
-            if kind == "result":
+            for reader in wait(list(open_ends)):
                 try:
-                    on_result(message[1])
-                except KeyboardInterrupt:
-                    interrupted = True
-                    stop()
-                except Exception as exc:  # the caller's callback: stop the run, raise it at the end
-                    stop(exc)
-            elif kind == "cache" and on_cache is not None:
-                on_cache(message[1], message[2])
-            elif kind == "interrupted":
-                interrupted = True
-                stop()
-            elif kind == "failed":
-                stop(message[1])
+                    message = reader.recv()
+                except (EOFError, OSError):
+                    child = open_ends.pop(reader)
+                    child.join()
+                    if child.exitcode not in (0, None) and not outcome.interrupted:
+                        outcome.caught(
+                            WorkerFailed(
+                                f"eval worker {child.name} died (exit code {child.exitcode}); the cases "
+                                "it finished are recorded",
+                                hint="resume the run to do the rest",
+                            )
+                        )
+                    continue
+                _dispatch(message, outcome, on_result, on_cache)
+        except KeyboardInterrupt:
+            if outcome.interrupted:
+                for child in open_ends.values():
+                    child.terminate()
+            outcome.caught(KeyboardInterrupt())
+        except BaseException as exc:  # a callback's error: stop, keep draining, raise it at the end
+            outcome.caught(exc)
     for child in children.values():
         child.join()
-    if failures:
-        raise failures[0]
-    if interrupted:
-        raise KeyboardInterrupt
+
+
+def _dispatch(
+    message: tuple[Any, ...],
+    outcome: _Outcome,
+    on_result: Callable[[CaseResult], None],
+    on_cache: Callable[[int, int], None] | None,
+) -> None:
+    kind = message[0]
+    if kind == "result":
+        on_result(message[1])
+    elif kind == "cache" and on_cache is not None:
+        on_cache(message[1], message[2])
+    elif kind == "interrupted":
+        outcome.caught(KeyboardInterrupt())
+    elif kind == "failed":
+        outcome.caught(message[1])
 
 
 def _child(
     number: int,
     workspace: Workspace,
-    shared: _Shared,
+    share: _Share,
     pipe: Connection,
     threads: int,
     open_worker: OpenWorker,
 ) -> None:
-    """A worker process: its own store and runtime, ``threads`` threads taking pairs until none is left."""
+    """A worker process: its own store and runtime, ``threads`` threads taking pairs until none is left.
+
+    Ctrl-C sets the stop flag and nothing else: the pairs in flight finish and are recorded (the parent
+    ends the worker on a second Ctrl-C)."""
     from pilotgate.evals.runner import RunStats
 
+    signal.signal(signal.SIGINT, lambda signum, frame: share.stop.set())
     stats = RunStats()
     try:
         own = replace(workspace, store=open_store(workspace.store.url, migrate=False))
         try:
-            with open_worker(own, shared.stop, stats) as worker:
+            with open_worker(own, share.stop, stats) as worker:
                 gc.freeze()  # its own runtime lives as long as the process: keep the collector off it too
-                _take_and_run(worker, shared, pipe, threads)
+                _take_and_run(worker, share, pipe, threads)
         finally:
             own.close()
-        if stats.cache is not None:
-            pipe.send(("cache", stats.cache.hits, stats.cache.misses))
-    except KeyboardInterrupt:
-        shared.stop.set()
-        pipe.send(("interrupted",))
+            if stats.cache is not None:
+                pipe.send(("cache", stats.cache.hits, stats.cache.misses))
     except BaseException as exc:
-        shared.stop.set()
+        share.stop.set()
+        if not isinstance(exc, PilotgateError):
+            traceback.print_exception(exc)  # a bug: its traceback belongs on stderr, beside the message
         pipe.send(("failed", _portable(exc, number)))
     finally:
         pipe.close()
 
 
-def _take_and_run(worker: CaseWorker, shared: _Shared, pipe: Connection, threads: int) -> None:
+def _take_and_run(worker: CaseWorker, share: _Share, pipe: Connection, threads: int) -> None:
     """``threads`` threads, each taking the next pair, running it and sending its result, until none is
     left; the first error stops them all and is raised once those in flight have finished."""
     sending = threading.Lock()
 
     def loop() -> None:
-        while (index := shared.take()) is not None:
-            result = worker(*shared.pending[index])
+        while (pair := share.take()) is not None:
+            result = worker(*pair)
             if result is None:
                 return
             with sending:
@@ -290,12 +386,12 @@ def _take_and_run(worker: CaseWorker, shared: _Shared, pipe: Connection, threads
             for future in as_completed(futures):
                 future.result()
         except BaseException:
-            shared.stop.set()
+            share.stop.set()
             raise
 
 
 def _portable(exc: BaseException, number: int) -> BaseException:
-    """``exc`` if it survives pickling (a ``PilotgateError`` keeps its class and message), else a
+    """``exc`` if it survives pickling (a ``PilotgateError`` keeps its class, message and hint), else a
     ``WorkerFailed`` that names it."""
     with contextlib.suppress(Exception):
         if isinstance(exc, PilotgateError):

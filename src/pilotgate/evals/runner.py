@@ -523,8 +523,9 @@ def run_evals(
     except KeyboardInterrupt:
         if run is None:
             raise
-        left = load_run(workspace.store, run.id).pending()
-        raise RunInterrupted(run.id, stats.ran, len(left)) from None
+        left = len(load_run(workspace.store, run.id).pending())
+        # from the store: a worker process ended by a second Ctrl-C may have recorded results it never sent
+        raise RunInterrupted(run.id, max(stats.planned - left, 0), left) from None
     finally:
         stats.wall_seconds = time.perf_counter() - started
         session.close()

@@ -348,11 +348,16 @@ class Store:
             if not conn.closed:
                 conn.execution_options(pilotgate_write=True)
 
-    def close(self) -> None:
-        """Release every pooled and pinned connection."""
+    def release(self) -> None:
+        """Close every pooled and pinned connection; the store stays usable and opens new ones when next
+        used (before a fork: a child must not inherit a connection, see ``pilotgate.evals.processes``)."""
         if self.pins is not None:
             self.pins.close()
         self.engine.dispose()
+
+    def close(self) -> None:
+        """Release every pooled and pinned connection (the store is done with)."""
+        self.release()
 
 
 def driver_execute(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
