@@ -51,7 +51,7 @@ threads to 2.4 ms at 64 in one process, against a 50 ms model)."""
 
 
 class StopFlag(Protocol):
-    """``threading.Event`` in one process, ``multiprocessing.Event`` across several."""
+    """``threading.Event`` in one process; across several, a shared byte (``_StopFlag``)."""
 
     def is_set(self) -> bool: ...
 
@@ -128,7 +128,7 @@ class _StopFlag:
 
 @dataclass
 class _Share:
-    """One worker's part of the run: every ``workers``-th pending pair from ``first`` on. Fixed shares
+    """One worker's part of the run: every ``workers``-th pending pair, from its own number on. Fixed shares
     need no lock between processes (a shared counter's lock, held by a worker that is killed, would stop
     the others for good); interleaved, they hold the same mix of cases."""
 
