@@ -271,3 +271,19 @@ def test_ctrl_c_in_a_terminal_stops_every_process_and_loses_nothing(tmp_path: Pa
         assert _pairs(run_evals(ws, resume=run_id).results) == ALL_PAIRS
     finally:
         ws.close()
+
+
+def test_a_workers_bug_is_named_without_its_text(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    canary = "CANARY-worker-4d1f9"
+
+    def bug() -> None:
+        raise ValueError(f"the tool said {canary}")
+
+    _in_workers(monkeypatch, bug)
+    with pytest.raises(WorkerFailed, match=r"eval worker [01] failed: ValueError") as caught:
+        run_evals(workspace, concurrency=2, workers=2)
+    printed = capfd.readouterr().err
+    assert "Traceback" in printed and "ValueError" in printed  # where it happened, for whoever debugs it
+    assert canary not in str(caught.value) + (caught.value.hint or "") + printed

@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -361,7 +362,7 @@ def _child(
     except BaseException as exc:
         share.stop.set()
         if not isinstance(exc, PilotgateError):
-            traceback.print_exception(exc)  # a bug: its traceback belongs on stderr, beside the message
+            _print_where(exc)
         pipe.send(("failed", _portable(exc, number)))
     finally:
         pipe.close()
@@ -398,8 +399,19 @@ def _portable(exc: BaseException, number: int) -> BaseException:
             # Our own bytes, made a line above: the round trip proves the pipe can carry it.
             copy: BaseException = pickle.loads(pickle.dumps(exc))  # noqa: S301
             return copy
-    said = exc.message if isinstance(exc, PilotgateError) else str(exc)
-    return WorkerFailed(f"eval worker {number} failed: {type(exc).__name__}: {said}"[:2000])
+    if isinstance(exc, PilotgateError):
+        return WorkerFailed(f"eval worker {number} failed: {type(exc).__name__}: {exc.message}"[:2000])
+    return WorkerFailed(
+        f"eval worker {number} failed: {type(exc).__name__}",
+        hint="where it was raised is on stderr; its text is not shown (it could hold a secret)",
+    )
+
+
+def _print_where(exc: BaseException) -> None:
+    """A bug's traceback on stderr, without the exception's text: only pilotgate's own error messages are
+    written to name no secret, and nothing here can redact another exception's text."""
+    lines = traceback.format_tb(exc.__traceback__)
+    sys.stderr.write("".join(["Traceback (most recent call last):\n", *lines, f"{type(exc).__name__}\n"]))
 
 
 __all__ = [
