@@ -240,3 +240,29 @@ def test_a_judge_that_stays_down_is_not_asked_for_every_case(
         (graded,) = result.assertions
         assert graded.error and not graded.passed and not result.passed
     assert sum("is down" in r.assertions[0].message for r in run.results) == 3
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="worker processes need fork()")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_model_judge_and_cache_on_worker_processes(
+    tmp_path: Path, model: OpenAIServerDouble, judge: OpenAIServerDouble
+) -> None:
+    """The workers call the same doubles (in this process) through their own clients; the cache they
+    fill is one table, and their hits and misses add up here."""
+    ws = _open(tmp_path, model.base_url, judge.base_url)
+    try:
+        cold = RunStats()
+        first = run_evals(ws, cache=True, concurrency=2, workers=2, backoff=NO_BACKOFF, stats=cold)
+        assert cold.cache is not None and (cold.cache.hits, cold.cache.misses) == (0, 4)
+        assert all(r.passed for r in first.results), first.results
+        graded = next(a for a in _results(first.results)["returns"].assertions if a.kind == "judge")
+        assert graded.details["reasoning"] == "window stated: True"
+        calls = (len(model.requests), len(judge.requests))
+        warm = RunStats()
+        run_evals(ws, cache=True, concurrency=2, workers=2, backoff=NO_BACKOFF, stats=warm)
+        assert warm.cache is not None and (warm.cache.hits, warm.cache.misses) == (4, 0)
+        assert (len(model.requests), len(judge.requests)) == calls  # nothing was asked again
+        with ws.store.read() as conn:
+            assert verify_store(conn, ws.name, None).ok
+    finally:
+        ws.close()
