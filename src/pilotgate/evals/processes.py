@@ -86,8 +86,10 @@ def usable_cores() -> int:
 
 def default_workers(concurrency: int, store: Store) -> int:
     """Worker processes for a run at ``concurrency``: one per ``THREADS_PER_WORKER`` tasks in flight, at
-    most one per usable core; 1 where processes cannot fork or share the store."""
-    if not fork_available() or not shareable(store):
+    most one per usable core; 1 where processes cannot fork or share the store, and off Linux (macOS can
+    fork, but Python starts processes afresh there because some of its system libraries break in a forked
+    child; ``workers`` can still be asked for)."""
+    if not sys.platform.startswith("linux") or not fork_available() or not shareable(store):
         return 1
     return max(1, min(usable_cores(), concurrency // THREADS_PER_WORKER))
 
