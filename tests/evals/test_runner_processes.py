@@ -265,7 +265,10 @@ def test_ctrl_c_in_a_terminal_stops_every_process_and_loses_nothing(tmp_path: Pa
         halfway = load_run(ws.store, run_id)
         assert len(halfway.results) == int(recorded) and len(halfway.pending()) == int(left)
         assert int(left) > 0  # it did stop early
-        assert sum(line.startswith("got") for line in lines) == int(recorded)
+        # every recorded result was reported here, but for the one whose callback the Ctrl-C itself may
+        # have cut short (the signal lands in this process's main thread wherever it is)
+        reported = sum(line.startswith("got") for line in lines)
+        assert int(recorded) - 1 <= reported <= int(recorded)
         with ws.store.read() as conn:
             assert verify_store(conn, ws.name, None).ok
         assert _pairs(run_evals(ws, resume=run_id).results) == ALL_PAIRS

@@ -343,7 +343,6 @@ class _Options:
     """How ``run_evals`` opens a runtime and a judge: once in this process, once more in each worker
     process (on that process's own store)."""
 
-    sync: bool
     cache: bool
     model: Model | None
     judge: Judge | None
@@ -494,7 +493,7 @@ def run_evals(
     planned = _plan(workspace, suite, release=release, resume=resume, only=only)
     if isinstance(planned, StoredRun):
         release = planned.release
-    options = _Options(sync, cache, model, judge, dry_results, backoff, release, clock, ids)
+    options = _Options(cache, model, judge, dry_results, backoff, release, clock, ids)
     session = _open_session(workspace, options, stats, sync=sync)
     run: StoredRun | None = None
     try:
