@@ -178,3 +178,29 @@ def test_releases_the_run_is_evidence_for(workspace: Workspace) -> None:
     with pytest.raises(UsageError, match=r"evals/evals/pack.yaml changed since it was created"):
         run_evals(workspace, release=release.id, only=["returns"])
     assert matching_release(workspace) is None
+
+
+class _BrokenModel:
+    """A model whose every call raises a bug's exception carrying a key-shaped string (a test aid)."""
+
+    name = "broken"
+    provider = "broken"
+    leaked = "sk-" + "canary0123456789abcdefXYZ"
+
+    def complete(self, request: object) -> object:
+        raise RuntimeError(f"upstream replied with {self.leaked} in its error page")
+
+
+def test_a_bugs_text_is_redacted_before_it_is_stored_as_the_cases_error(tmp_path: Path) -> None:
+    ws = open_workspace(write_runner_pilot(tmp_path))
+    try:
+        run = run_evals(ws, only=["returns"], model=_BrokenModel())  # type: ignore[arg-type]
+        (failed,) = run.results
+        message = failed.assertions[0].message
+        assert failed.outcome == "failed" and "RuntimeError: upstream replied with" in message
+        assert _BrokenModel.leaked not in message and "[REDACTED]" in message
+        with ws.store.read() as conn:
+            stored = conn.execute(select(eval_results.c.assertions)).scalar_one()
+        assert _BrokenModel.leaked not in str(stored)
+    finally:
+        ws.close()

@@ -211,8 +211,13 @@ def _task_receipts(runtime: Runtime, task: TaskResult) -> list[dict[str, Any]]:
     return parsed
 
 
-def _error_result(case: Any, repeat: int, exc: BaseException) -> CaseResult:
-    said = exc.message if isinstance(exc, PilotgateError) else str(exc)
+def _error_result(
+    case: Any, repeat: int, exc: BaseException, redact: Callable[[str], str] = lambda text: text
+) -> CaseResult:
+    """The failed result of a case whose task could not run. A pilotgate error's message names no secret;
+    any other exception's text might hold one (a tool's reply, a key), so it goes through ``redact`` (the
+    runtime's redactor) before it is stored and reported."""
+    said = exc.message if isinstance(exc, PilotgateError) else redact(str(exc))
     check = AssertionResult(
         "task", False, f"the task could not run: {type(exc).__name__}: {said}"[:1000], error=True
     )
@@ -253,7 +258,7 @@ class _Worker:
         except StoreError:
             raise
         except Exception as exc:  # recorded as this case's error; the run goes on
-            result = _error_result(case, repeat, exc)
+            result = _error_result(case, repeat, exc, self.runtime.log.redactor.redact_text)
         else:
             result = self._score(case, repeat, task)
         assert self.recorder is not None
