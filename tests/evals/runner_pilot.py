@@ -8,7 +8,9 @@ run must leave ``runner_tools.CALLS`` empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pilotgate.receipts import generate_signing_key
 
@@ -141,3 +143,16 @@ def write_runner_pilot(
     path = root / "pilot.yaml"
     path.write_text(BODY + models + "evals:\n  packs: [evals/pack.yaml]\n" + evals, encoding="utf-8")
     return path
+
+
+def interrupt_after(count: int) -> tuple[Callable[[Any], None], list[Any]]:
+    """An ``on_result`` that raises KeyboardInterrupt (a Ctrl-C) at the ``count``-th result, and the list
+    of results it saw."""
+    seen: list[Any] = []
+
+    def on_result(result: Any) -> None:
+        seen.append(result)
+        if len(seen) == count:
+            raise KeyboardInterrupt
+
+    return on_result, seen

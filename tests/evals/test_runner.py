@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import runner_tools
-from runner_pilot import PACK, write_runner_pilot
+from runner_pilot import PACK, interrupt_after, write_runner_pilot
 from sqlalchemy import select
 
 from pilotgate.errors import UsageError
@@ -17,15 +16,6 @@ from pilotgate.gate.releases import create_release
 from pilotgate.receipts import list_receipts
 from pilotgate.store.tables import approvals, eval_results, tasks
 from pilotgate.workspace import Workspace, open_workspace
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, store_url: str) -> Iterator[Workspace]:
-    """The runner pilot (reference model) on SQLite and PostgreSQL."""
-    opened = open_workspace(write_runner_pilot(tmp_path / "desk"), store_url)
-    runner_tools.CALLS.clear()
-    yield opened
-    opened.close()
 
 
 def _by_case(results: tuple[CaseResult, ...]) -> dict[tuple[str, int], CaseResult]:
@@ -107,13 +97,7 @@ def test_repeats_and_threshold(tmp_path: Path) -> None:
 def test_an_interrupted_run_resumes_without_running_a_case_twice(
     workspace: Workspace, concurrency: int
 ) -> None:
-    done: list[CaseResult] = []
-
-    def interrupt_after_two(result: CaseResult) -> None:
-        done.append(result)
-        if len(done) == 2:
-            raise KeyboardInterrupt
-
+    interrupt_after_two, _ = interrupt_after(2)
     with pytest.raises(RunInterrupted) as caught:
         run_evals(workspace, concurrency=concurrency, on_result=interrupt_after_two)
     run_id = caught.value.run_id

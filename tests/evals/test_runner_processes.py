@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import runner_tools
-from runner_pilot import write_runner_pilot
+from runner_pilot import interrupt_after, write_runner_pilot
 from sqlalchemy import select
 
 from pilotgate.errors import StoreError, UsageError
@@ -45,15 +45,6 @@ ALL_PAIRS = [
     ("returns", 0),
     ("small-refund", 0),
 ]
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, store_url: str) -> Iterator[Workspace]:
-    """The runner pilot (reference model) on a SQLite file and on PostgreSQL."""
-    opened = open_workspace(write_runner_pilot(tmp_path / "desk"), store_url)
-    runner_tools.CALLS.clear()
-    yield opened
-    opened.close()
 
 
 def _pid_recorder(path: Path) -> Mapping[str, Any]:
@@ -98,13 +89,7 @@ def test_workers_run_every_case_once_on_one_chain(workspace: Workspace, tmp_path
 
 
 def test_a_run_interrupted_on_workers_resumes_without_running_a_case_twice(workspace: Workspace) -> None:
-    done: list[CaseResult] = []
-
-    def interrupt_after_two(result: CaseResult) -> None:
-        done.append(result)
-        if len(done) == 2:
-            raise KeyboardInterrupt
-
+    interrupt_after_two, _ = interrupt_after(2)
     with pytest.raises(RunInterrupted) as caught:
         run_evals(workspace, concurrency=2, workers=2, on_result=interrupt_after_two)
     run_id = caught.value.run_id

@@ -75,8 +75,8 @@ def run_(
             "-w",
             min=1,
             max=MAX_WORKERS,
-            help="Processes sharing the tasks in flight; default: one per 32 tasks in flight, at most one "
-            "per core.",
+            help="Processes sharing the tasks in flight; default on Linux: one per 32 tasks in flight, at "
+            "most one per core (elsewhere 1).",
             show_default=False,
         ),
     ] = None,

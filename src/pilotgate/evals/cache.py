@@ -116,6 +116,12 @@ class CacheStats:
             else:
                 self.misses += 1
 
+    def add(self, hits: int, misses: int) -> None:
+        """Count another process's lookups (an eval run's worker)."""
+        with self._lock:
+            self.hits += hits
+            self.misses += misses
+
 
 _SELECT = {
     "sqlite": "SELECT response FROM model_cache WHERE key = ?",

@@ -555,11 +555,6 @@ def _run_in_processes(
         if on_result is not None:
             on_result(result)
 
-    def cached(hits: int, misses: int) -> None:
-        if stats.cache is not None:
-            stats.cache.hits += hits
-            stats.cache.misses += misses
-
     def started() -> None:
         if on_start is not None:
             on_start(run, len(pending))
@@ -571,7 +566,7 @@ def _run_in_processes(
         concurrency=concurrency,
         open_worker=_worker_opener(suite, run.id, options),
         on_result=reported,
-        on_cache=cached,
+        on_cache=stats.cache.add if stats.cache is not None else None,
         on_forked=started,
     )
 
